@@ -1,0 +1,52 @@
+# Two commands: `make run` and `make test`. Everything else is what they need.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+FLASK := $(VENV)/bin/flask --app wsgi
+PORT ?= 5000
+export PORT
+export BASE_URL ?= http://127.0.0.1:$(PORT)
+
+.PHONY: run test bench setup clean
+
+run: setup
+	@DEMO_MODE=1 $(FLASK) db upgrade
+	@DEMO_MODE=1 $(FLASK) demo
+	@echo "Serving on $(BASE_URL)  (Ctrl-C stops the web server, the scheduler and the mail catcher)"
+	@export DEMO_MODE=1; \
+	trap 'kill $$(jobs -p) 2>/dev/null; wait' EXIT; \
+	$(FLASK) devmail run & \
+	$(FLASK) jobs run & \
+	$(VENV)/bin/gunicorn --bind 127.0.0.1:$(PORT) --workers 2 --threads 4 --access-logfile - wsgi:app
+
+test: setup $(VENV)/.dev-installed /usr/bin/chromium
+	$(VENV)/bin/pytest
+
+bench: setup $(VENV)/.dev-installed
+	$(VENV)/bin/pytest tests/benchmarks -p no:randomly -q
+
+setup: $(VENV)/.installed static/vendor/htmx.min.js
+
+$(VENV)/.installed: pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.dev-installed: $(VENV)/.installed
+	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	touch $@
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+
+static/vendor/htmx.min.js: node_modules/.package-lock.json
+	mkdir -p static/vendor
+	cp node_modules/htmx.org/dist/htmx.min.js $@
+
+# Browser tests drive Debian's Chromium, never a downloaded browser.
+/usr/bin/chromium:
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
+clean:
+	rm -rf $(VENV) node_modules static/vendor .pytest_cache

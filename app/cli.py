@@ -1,0 +1,74 @@
+"""`flask …` commands beyond `flask db`: demo data, audit verification, the scheduler
+and the demo mail catcher."""
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import click
+from flask import Flask, current_app
+
+from app.db import database
+
+
+def register_commands(app: Flask) -> None:
+    app.cli.add_command(demo_command)
+    app.cli.add_command(audit_cli)
+    app.cli.add_command(jobs_cli)
+    app.cli.add_command(devmail_cli)
+
+
+@click.command("demo", help="Seed the demo data once (does nothing if already seeded).")
+@click.option("--logins-only", is_flag=True, help="Only print the demo logins.")
+def demo_command(logins_only):
+    from app.services.demo import demo_logins_text, seed_demo
+    if not logins_only:
+        with database.connection_context():
+            created = seed_demo(Path(current_app.instance_path))
+        click.echo("Demo data seeded." if created else "Demo data already present.")
+    click.echo(demo_logins_text(current_app.config["BASE_URL"]))
+
+
+@click.group("audit", help="The hash-chained audit log.")
+def audit_cli():
+    pass
+
+
+@audit_cli.command("verify", help="Check every record's hash; exit 1 at the first broken link.")
+def audit_verify():
+    from app.services.audit import verify_chain
+    with database.connection_context():
+        intact, checked, broken_at = verify_chain()
+    if intact:
+        click.echo(f"Audit chain intact: {checked} record(s) verified.")
+    else:
+        click.echo(f"Audit chain BROKEN at record {broken_at} (after {checked} good record(s)).", err=True)
+        raise SystemExit(1)
+
+
+@click.group("jobs", help="The scheduler process.")
+def jobs_cli():
+    pass
+
+
+@jobs_cli.command("run", help="Run the scheduler in the foreground (one per deployment).")
+def jobs_run():
+    from jobs import build_scheduler
+    scheduler = build_scheduler(current_app._get_current_object())
+    click.echo("Scheduler running: " + ", ".join(j.id for j in scheduler.get_jobs()))
+    scheduler.start()
+
+
+@click.group("devmail", help="The demo's catch-all SMTP server.")
+def devmail_cli():
+    pass
+
+
+@devmail_cli.command("run", help="Catch all mail sent to MAIL_URL's host:port into instance/mailbox.")
+def devmail_run():
+    from app.devmail import serve_forever
+    url = urlsplit(current_app.config["MAIL_URL"])
+    if url.hostname not in ("127.0.0.1", "localhost", "::1"):
+        raise click.UsageError("MAIL_URL must point at this machine to catch mail here.")
+    click.echo(f"Catching mail on {url.hostname}:{url.port}; read it at /dev/mailbox")
+    serve_forever(Path(current_app.instance_path) / "mailbox", url.hostname, url.port)

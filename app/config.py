@@ -1,0 +1,48 @@
+"""Every setting, declared once: its name, default and what it is for.
+
+Values come from environment variables; `create_app(overrides)` may replace them
+(tests do). The README's configuration table lists each one; a test checks it.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: str | None
+    help: str
+
+
+SETTINGS = (
+    Setting("DATABASE_URL", "sqlite:///instance/privacy.db",
+            "Database; `sqlite:///path` (relative to the project) or `postgresql://user:pass@host/db`."),
+    Setting("SECRET_KEY", None,
+            "Signs sessions and email links. Default: generated once into `instance/secret_key`."),
+    Setting("DATA_ENCRYPTION_KEY", None,
+            "Fernet key for secrets at rest (TOTP seeds, OAuth tokens). Default: generated once into `instance/data_key`."),
+    Setting("MAIL_URL", "smtp://127.0.0.1:8025",
+            "Outgoing SMTP server: `smtp://[user:pass@]host:port`, `smtp+starttls://…` or `smtps://…`."),
+    Setting("MAIL_FROM", "Privacy Centre <privacy@example.com>", "Sender of every email."),
+    Setting("BASE_URL", "http://127.0.0.1:5000", "Public address of the app, used in links inside emails."),
+    Setting("PORT", "5000", "Port `make run` serves on (always on 127.0.0.1)."),
+    Setting("DEMO_MODE", "0",
+            "`1` enables the demo: the caught-mail page `/dev/mailbox`. `make run` sets it."),
+    Setting("RATELIMIT_STORAGE_URI", "memory://",
+            "Flask-Limiter storage. Per process by default; use `redis://…` or `memcached://…` with several workers."),
+    Setting("INSTANCE_PATH", str(PROJECT_ROOT / "instance"),
+            "Folder for keys, the SQLite database, uploads and caught mail."),
+)
+
+
+def load_config(overrides: dict | None = None) -> dict:
+    """Read every declared setting from the environment, then apply overrides."""
+    config = {s.name: os.environ.get(s.name, s.default) for s in SETTINGS}
+    config.update(overrides or {})
+    config["DEMO_MODE"] = str(config["DEMO_MODE"]).lower() in ("1", "true", "yes")
+    return config

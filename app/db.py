@@ -1,0 +1,78 @@
+"""The database: one peewee proxy, opened per request, SQLite or PostgreSQL by URL."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import peewee
+from flask import Flask
+from peewee_migrate import Router
+from playhouse.db_url import connect
+
+from app.config import PROJECT_ROOT
+
+database = peewee.DatabaseProxy()
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+SQLITE_PRAGMAS = {"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 5000, "synchronous": "normal"}
+
+
+def open_database(url: str) -> peewee.Database:
+    """A peewee database for `url`; relative SQLite paths are relative to the project."""
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        path = PROJECT_ROOT / url.removeprefix("sqlite:///")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        url = f"sqlite:///{path}"
+    if url.startswith("sqlite"):
+        return connect(url, pragmas=SQLITE_PRAGMAS)
+    # Postgres: psycopg2's autocommit off by default; peewee manages transactions.
+    return connect(url.replace("postgresql://", "postgres://", 1))
+
+
+def is_postgres(db: peewee.Database | None = None) -> bool:
+    return isinstance((db or database).obj, peewee.PostgresqlDatabase)
+
+
+def migration_router(db: peewee.Database | None = None) -> Router:
+    return Router(db or database.obj, migrate_dir=MIGRATIONS_DIR, ignore=["basemodel"])
+
+
+def upgrade(db: peewee.Database | None = None) -> list[str]:
+    """Apply every pending migration; return their names."""
+    router = migration_router(db)
+    pending = router.diff
+    router.run()
+    return pending
+
+
+def init_app(app: Flask) -> None:
+    database.initialize(open_database(app.config["DATABASE_URL"]))
+
+    @app.before_request
+    def _connect():
+        database.connect(reuse_if_open=True)
+
+    @app.teardown_appcontext
+    def _close(exc):
+        if not database.is_closed():
+            database.close()
+
+    app.cli.add_command(db_cli)
+
+
+@click.group("db", help="Schema migrations.")
+def db_cli():
+    pass
+
+
+@db_cli.command("upgrade", help="Apply pending migrations.")
+def upgrade_command():
+    applied = upgrade()
+    click.echo(f"Applied {len(applied)} migration(s): {', '.join(applied)}" if applied
+               else "Database schema is up to date.")
+
+
+@db_cli.command("revision", help="Write a new migration from the difference between models and schema.")
+@click.argument("name")
+def revision_command(name):
+    from app.models import ALL_MODELS
+    migration_router().create(name, auto=list(ALL_MODELS))

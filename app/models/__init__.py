@@ -1,0 +1,19 @@
+"""Every model, in dependency order; importing this fills the personal-data REGISTRY."""
+from app.models.activity import CalendarEntry, CallLog, LocationCheckin, SmsLog
+from app.models.audit import AuditEvent
+from app.models.billing import PaymentMethod, SupportInteraction
+from app.models.contacts import Lead, LeadSource
+from app.models.files import UploadedFile
+from app.models.profile import Profile
+from app.models.registry import REGISTRY
+from app.models.usage import Device, EmailEngagement, UsageEvent
+from app.models.user import ROLES_REQUIRING_TOTP, STAFF_ROLES, Role, SignInLink, User
+
+ALL_MODELS = (
+    User, SignInLink, Lead, UploadedFile, Profile, CalendarEntry, CallLog, SmsLog,
+    LocationCheckin, UsageEvent, EmailEngagement, Device, PaymentMethod,
+    SupportInteraction, AuditEvent,
+)
+
+__all__ = [m.__name__ for m in ALL_MODELS] + [
+    "ALL_MODELS", "REGISTRY", "LeadSource", "Role", "ROLES_REQUIRING_TOTP", "STAFF_ROLES"]

@@ -1,0 +1,35 @@
+"""The audit log: append-only, each record carrying the hash of the one before."""
+from __future__ import annotations
+
+import peewee
+
+from app.models.base import BaseModel, utcnow
+from app.models.registry import Erasure, LegalBasis, personal_data
+from app.models.user import User
+
+
+@personal_data(
+    category="Audit log",
+    holds="Records of security- and privacy-relevant actions on your account: who acted, what changed, when, from which (truncated) IP address.",
+    source="Our systems, when you or our staff act on your data or settings.",
+    purpose="To prove how your data and choices were handled, and to detect misuse.",
+    legal_basis=LegalBasis.LEGAL_OBLIGATION,
+    recipients=("Supervisory authorities, on request",),
+    retention="6 years, then deleted.",
+    erasure=Erasure.LEGAL_HOLD,
+    hold_reason="Accountability (GDPR Art. 5(2)) and defence of legal claims (Art. 17(3)(e)); the record of an erasure must outlive the erased data.",
+    person="subject",
+)
+class AuditEvent(BaseModel):
+    occurred_at = peewee.DateTimeField(default=utcnow, index=True)
+    action = peewee.CharField(max_length=64, index=True)
+    actor = peewee.ForeignKeyField(User, null=True, backref="audit_actions", on_delete="SET NULL")
+    actor_label = peewee.CharField(max_length=254)  # survives the actor's erasure
+    subject = peewee.ForeignKeyField(User, null=True, backref="audit_events", on_delete="SET NULL")
+    details = peewee.TextField(default="{}")  # canonical JSON
+    ip = peewee.CharField(max_length=64, null=True)
+    prev_hash = peewee.CharField(max_length=64, unique=True)  # a fork in the chain cannot be written
+    hash = peewee.CharField(max_length=64, unique=True)
+
+    class Meta:
+        table_name = "audit_events"

@@ -1,0 +1,31 @@
+"""What a person tells us about themselves beyond the account."""
+from __future__ import annotations
+
+import peewee
+
+from app.models.base import BaseModel, utcnow
+from app.models.files import UploadedFile
+from app.models.registry import Erasure, LegalBasis, personal_data
+from app.models.user import User
+
+
+@personal_data(
+    category="Profile",
+    holds="Phone number, company, country, time zone, language and profile photo.",
+    source="You, in your profile or when you signed up.",
+    purpose="To show your account as you set it up and to contact you about it.",
+    legal_basis=LegalBasis.CONTRACT,
+    recipients=("Hosting provider (sub-processor)",),
+    retention="While the account exists.",
+    erasure=Erasure.DELETE,
+    person="user",
+)
+class Profile(BaseModel):
+    user = peewee.ForeignKeyField(User, unique=True, backref="profile_rows", on_delete="CASCADE")
+    phone = peewee.CharField(max_length=40, default="")
+    company = peewee.CharField(max_length=200, default="")
+    country = peewee.CharField(max_length=2, default="")  # ISO 3166-1 alpha-2
+    time_zone = peewee.CharField(max_length=64, default="UTC")
+    language = peewee.CharField(max_length=16, default="en")
+    photo = peewee.ForeignKeyField(UploadedFile, null=True, on_delete="SET NULL", backref="+")
+    updated_at = peewee.DateTimeField(default=utcnow)

@@ -1,0 +1,88 @@
+"""The personal-data registry: every table holding personal data says, beside its
+model, what it holds, why, on what basis, for how long, how it is erased and how a
+row reaches its person. Everything that must cover "all the data" (My data, export,
+erasure, retention, the DPA's Annex I) walks REGISTRY and nothing else.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+import peewee
+
+
+class LegalBasis(enum.StrEnum):
+    CONSENT = "consent (GDPR Art. 6(1)(a))"
+    CONTRACT = "performance of a contract (GDPR Art. 6(1)(b))"
+    LEGAL_OBLIGATION = "legal obligation (GDPR Art. 6(1)(c))"
+    LEGITIMATE_INTEREST = "legitimate interest (GDPR Art. 6(1)(f))"
+
+
+class Erasure(enum.StrEnum):
+    DELETE = "delete"
+    ANONYMISE = "anonymise"
+    LEGAL_HOLD = "legal hold"
+
+
+@dataclass(frozen=True)
+class PersonalData:
+    """One registry entry. `person` is the path of foreign keys from the row to its
+    User (e.g. "owner", or "lead.owner"; "self" for the User table itself); `person_email` names an email column when
+    the row reaches its person by address instead (people without an account)."""
+    category: str
+    holds: str
+    source: str
+    purpose: str
+    legal_basis: LegalBasis
+    recipients: tuple[str, ...]
+    retention: str
+    erasure: Erasure
+    person: str | None = None
+    person_email: str | None = None
+    hold_reason: str | None = None
+    masked_fields: tuple[str, ...] = ()
+    model: type[peewee.Model] | None = field(default=None, compare=False)
+
+    def __post_init__(self):
+        if (self.erasure is Erasure.LEGAL_HOLD) != bool(self.hold_reason):
+            raise ValueError(f"{self.category}: a legal hold needs its reason, and only a hold has one")
+        if not (self.person or self.person_email):
+            raise ValueError(f"{self.category}: say how a row reaches its person")
+
+
+REGISTRY: dict[type[peewee.Model], PersonalData] = {}
+
+
+def personal_data(**entry):
+    """Class decorator: register the model with its entry."""
+    def register(model):
+        record = PersonalData(**entry, model=model)
+        _check_path(model, record)
+        REGISTRY[model] = record
+        model.personal_data = record
+        return model
+    return register
+
+
+def _check_path(model, record: PersonalData) -> None:
+    target = model
+    path = record.person if record.person not in (None, "self") else ""
+    for name in filter(None, path.split(".")):
+        fk = target._meta.fields.get(name)
+        if not isinstance(fk, peewee.ForeignKeyField):
+            raise ValueError(f"{model.__name__}: '{record.person}' is not a foreign-key path")
+        target = fk.rel_model
+    if record.person_email and record.person_email not in model._meta.fields:
+        raise ValueError(f"{model.__name__}: no column '{record.person_email}'")
+
+
+def references_person(model, person_model, _seen=None) -> bool:
+    """True when `model` points at `person_model` through any chain of foreign keys."""
+    seen = _seen or set()
+    if model in seen:
+        return False
+    seen.add(model)
+    for fk in model._meta.refs:
+        if fk.rel_model is person_model or references_person(fk.rel_model, person_model, seen):
+            return True
+    return False

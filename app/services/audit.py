@@ -1,0 +1,77 @@
+"""Writing and verifying the hash-chained audit log.
+
+Services describe what happened as typed events; `record` appends them. Each
+record's hash covers its content and the previous hash, so editing or deleting a
+past record breaks every hash after it, and `verify_chain` finds where.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+from app.db import database, is_postgres
+from app.models import AuditEvent, User
+from app.models.base import utcnow
+
+GENESIS = "0" * 64
+_CHAIN_LOCK_ID = 0x41554449  # 'AUDI': serialises appends across PostgreSQL sessions
+
+
+@dataclass(frozen=True)
+class Event:
+    action: str
+    actor: User | None = None
+    subject: User | None = None
+    details: dict = field(default_factory=dict)
+    ip: str | None = None
+
+
+def _digest(prev_hash: str, occurred_at, action, actor_label, subject_id, details, ip) -> str:
+    payload = json.dumps(
+        [prev_hash, occurred_at.isoformat(), action, actor_label, subject_id, details, ip],
+        separators=(",", ":"), sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def truncate_ip(ip: str | None) -> str | None:
+    """Keep the network, drop the host: /24 for IPv4, /48 for IPv6."""
+    if not ip:
+        return None
+    if ":" in ip:
+        return ":".join(ip.split(":")[:3]) + "::"
+    parts = ip.split(".")
+    return ".".join(parts[:3] + ["0"]) if len(parts) == 4 else None
+
+
+def record(event: Event) -> AuditEvent:
+    """Append one event to the chain (inside the caller's transaction, if any)."""
+    with database.atomic():
+        if is_postgres():
+            database.execute_sql("SELECT pg_advisory_xact_lock(%s)", (_CHAIN_LOCK_ID,))
+        last = AuditEvent.select(AuditEvent.hash).order_by(AuditEvent.id.desc()).first()
+        prev = last.hash if last else GENESIS
+        now = utcnow()
+        actor_label = event.actor.email if event.actor else "system"
+        subject_id = event.subject.id if event.subject else None
+        details = json.loads(json.dumps(event.details, sort_keys=True, default=str))
+        ip = truncate_ip(event.ip)
+        return AuditEvent.create(
+            occurred_at=now, action=event.action, actor=event.actor, actor_label=actor_label,
+            subject=event.subject, details=json.dumps(details, sort_keys=True), ip=ip,
+            prev_hash=prev,
+            hash=_digest(prev, now, event.action, actor_label, subject_id, details, ip))
+
+
+def verify_chain() -> tuple[bool, int, int | None]:
+    """Walk the chain in order. Returns (intact, records checked, id of the first bad record)."""
+    prev = GENESIS
+    count = 0
+    for row in AuditEvent.select().order_by(AuditEvent.id).iterator():
+        expected = _digest(prev, row.occurred_at, row.action, row.actor_label, row.subject_id,
+                           json.loads(row.details), row.ip)
+        if row.prev_hash != prev or row.hash != expected:
+            return False, count, row.id
+        prev = row.hash
+        count += 1
+    return True, count, None

@@ -1,0 +1,40 @@
+"""The web layer: blueprints, access control, headers, errors."""
+from __future__ import annotations
+
+from flask import Flask, g
+from flask_login import current_user
+
+from app.extensions import login_manager
+from app.models import User
+from app.web import access, errors, headers
+from app.web.navigation import navigation_for
+
+
+def register_web(app: Flask) -> None:
+    from app.web.admin.routes import bp as admin_bp
+    from app.web.auth.routes import bp as auth_bp
+    from app.web.customer.routes import bp as customer_bp
+    from app.web.dpo.routes import bp as dpo_bp
+    from app.web.portal.routes import bp as portal_bp
+    from app.web.sales.routes import bp as sales_bp
+    from app.web.system.routes import bp as system_bp
+
+    for bp in (auth_bp, portal_bp, dpo_bp, sales_bp, admin_bp, customer_bp, system_bp):
+        app.register_blueprint(bp)
+    if app.config["DEMO_MODE"]:
+        from app.web.system.mailbox import bp as mailbox_bp
+        app.register_blueprint(mailbox_bp)
+
+    app.before_request(access.check_access)
+    app.after_request(headers.add_security_headers)
+    errors.register(app)
+
+    @app.context_processor
+    def layout_context():
+        return {"navigation": navigation_for(current_user), "demo_mode": app.config["DEMO_MODE"]}
+
+
+@login_manager.user_loader
+def load_user(user_id: str):
+    user = User.get_or_none(User.id == int(user_id)) if user_id.isdigit() else None
+    return user if user and user.active else None

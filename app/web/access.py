@@ -1,0 +1,39 @@
+"""Who may reach which view. Deny by default: a view without a declared rule is
+refused (and a test fails), so no route can be forgotten."""
+from __future__ import annotations
+
+from flask import abort, current_app, request
+from flask_login import current_user
+
+from app.models import Role
+
+PUBLIC = "public"
+
+
+def public(view):
+    """Anyone, signed in or not."""
+    view.access = PUBLIC
+    return view
+
+
+def roles(*allowed: Role):
+    """Only signed-in users with one of these roles."""
+    def mark(view):
+        view.access = frozenset(allowed)
+        return view
+    return mark
+
+
+def check_access() -> None:
+    """before_request: enforce the view's rule."""
+    if request.endpoint in (None, "static"):  # 404/405 answered by Flask; static files are public
+        return None
+    view = current_app.view_functions[request.endpoint]
+    rule = getattr(view, "access", None)
+    if rule == PUBLIC:
+        return None
+    if not current_user.is_authenticated:
+        return current_app.login_manager.unauthorized()
+    if rule is None or current_user.role_enum not in rule:
+        abort(403)
+    return None

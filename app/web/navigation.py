@@ -1,0 +1,20 @@
+"""The navigation each role sees: (endpoint, label) pairs; the first is the role's home."""
+from __future__ import annotations
+
+from app.models import Role
+
+NAVIGATION = {
+    Role.SUBJECT: [("portal.home", "My privacy")],
+    Role.DPO: [("dpo.home", "DPO console"), ("dpo.registry", "Data register")],
+    Role.SALES_OPS: [("sales.home", "Sales ops")],
+    Role.ADMIN: [("admin.users", "Users"), ("dpo.registry", "Data register")],
+    Role.CUSTOMER_ADMIN: [("customer.home", "Company")],
+}
+
+
+def navigation_for(user) -> list[tuple[str, str]]:
+    return NAVIGATION[user.role_enum] if user.is_authenticated else []
+
+
+def home_endpoint(user) -> str:
+    return NAVIGATION[user.role_enum][0][0]
