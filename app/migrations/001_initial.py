@@ -25,6 +25,7 @@ Some examples (model - class or model name)::
 """
 
 from contextlib import suppress
+from decimal import ROUND_HALF_EVEN  # peewee-migrate writes the rounding mode but not its import
 
 import peewee as pw
 from peewee_migrate import Migrator

@@ -1,0 +1,178 @@
+"""Fixtures: the app on SQLite and on a throwaway PostgreSQL cluster, a real SMTP
+server, a live server and a real browser.
+
+Every test that uses the database (through `app`) runs twice, once per backend;
+its id says which (`[sqlite]` / `[postgresql]`)."""
+from __future__ import annotations
+
+import threading
+import uuid
+
+import peewee
+import pyotp
+import pytest
+from werkzeug.serving import make_server
+
+from app import create_app
+from app.db import database, open_database, upgrade
+from app.models import ALL_MODELS, Role, User
+from app.services.passwords import hash_password
+from tests.support.forms import post_form
+from tests.support.postgres import PostgresCluster
+from tests.support.smtp import SmtpServer
+
+BACKENDS = ["sqlite", "postgresql"]
+TEST_PASSWORD = "correct horse battery staple"
+TEST_TOTP_SECRET = "KRSXG5CUN5KWCY3UN5SGS43QMFRGK2LT"  # 160 bits
+
+
+def pytest_report_header(config):
+    return "database backends: SQLite (file, WAL) and PostgreSQL (throwaway cluster started by the tests)"
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster():
+    cluster = PostgresCluster().start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(request, tmp_path_factory):
+    """A migrated, empty database per backend, shared by the tests of that backend."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'test.db'}"
+    else:
+        url = request.getfixturevalue("postgres_cluster").create_database(f"pcc_{uuid.uuid4().hex[:8]}")
+    db = open_database(url)
+    upgrade(db)
+    db.close()
+    return url
+
+
+@pytest.fixture(scope="session")
+def password_hash():
+    return hash_password(TEST_PASSWORD)  # argon2 is slow on purpose: hash once
+
+
+@pytest.fixture(scope="session")
+def smtp():
+    server = SmtpServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def app(database_url, smtp, tmp_path):
+    smtp.clear()
+    app = create_app({
+        "TESTING": True,
+        "DATABASE_URL": database_url,
+        "INSTANCE_PATH": str(tmp_path / "instance"),
+        "MAIL_URL": smtp.url,
+        "BASE_URL": "http://localhost",
+        "SECRET_KEY": "test-secret-key-not-for-production",
+    })
+    yield app
+    _empty_tables()
+
+
+def _empty_tables():
+    database.connect(reuse_if_open=True)
+    tables = [m._meta.table_name for m in ALL_MODELS]
+    if isinstance(database.obj, peewee.PostgresqlDatabase):
+        database.execute_sql(f"TRUNCATE {', '.join(map(repr_ident, tables))} RESTART IDENTITY CASCADE")
+    else:
+        with database.atomic():
+            for model in reversed(ALL_MODELS):
+                model.delete().execute()
+    database.close()
+
+
+def repr_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+@pytest.fixture
+def db(app):
+    """An open connection for tests that call services directly."""
+    with app.app_context(), database.connection_context():
+        yield database
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def make_user(app, password_hash):
+    """Create a user of a role, with the test password (and TOTP secret for staff that need it)."""
+    def make(role: Role = Role.SUBJECT, email: str | None = None, **fields) -> User:
+        with database.connection_context():
+            defaults = {"password_hash": password_hash, "name": f"Test {role.value}"}
+            if role in (Role.DPO, Role.ADMIN):
+                defaults["totp_secret"] = TEST_TOTP_SECRET
+            return User.create(email=email or f"{role.value}-{uuid.uuid4().hex[:6]}@example.com",
+                               role=role.value, **{**defaults, **fields})
+    return make
+
+
+@pytest.fixture
+def login_as(client, make_user):
+    """Sign a fresh user of `role` in through the real forms (password, then TOTP)."""
+    def login(role: Role, **fields) -> User:
+        user = make_user(role, **fields)
+        response = post_form(client, "/login", {"email": user.email, "password": TEST_PASSWORD})
+        assert response.status_code == 303, response.text
+        if user.needs_totp:
+            response = post_form(client, "/login/two-factor", {"code": pyotp.TOTP(TEST_TOTP_SECRET).now()})
+            assert response.status_code == 303, response.text
+        return user
+    return login
+
+
+@pytest.fixture
+def live_server(app):
+    """The app served over real HTTP on loopback, in a thread."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    base = f"http://127.0.0.1:{server.server_port}"
+    app.config["BASE_URL"] = base
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield base
+    server.shutdown()
+    thread.join()
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    from playwright.sync_api import sync_playwright
+    from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(chromium, live_server, request):
+    """A fresh browser tab on the live server. Fails the test if the page asked any
+    origin but the app's own, or if the browser reported a CSP violation."""
+    context = chromium.new_context(base_url=live_server)
+    tab = context.new_page()
+    foreign, console_errors = [], []
+    tab.on("request", lambda r: None if r.url.startswith(live_server) else foreign.append(r.url))
+    tab.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
+    yield tab
+    shots = request.config.rootpath / "test-artifacts"
+    shots.mkdir(exist_ok=True)
+    tab.screenshot(path=str(shots / f"{request.node.name}.png"), full_page=True)
+    context.close()
+    assert not foreign, f"requests to other origins: {foreign}"
+    assert not [e for e in console_errors if "Content Security Policy" in e], console_errors

@@ -1,0 +1,67 @@
+"""A real SMTP server (aiosmtpd) on loopback that keeps what it receives."""
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+
+from aiosmtpd.controller import Controller
+
+
+class _Collector:
+    def __init__(self):
+        self.messages: list[EmailMessage] = []
+        self.arrived = threading.Condition()
+
+    async def handle_DATA(self, server, session, envelope):
+        msg = message_from_bytes(envelope.content, policy=policy.default)
+        with self.arrived:
+            self.messages.append(msg)
+            self.arrived.notify_all()
+        return "250 OK"
+
+
+class SmtpServer:
+    def __init__(self):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self._collector = _Collector()
+        self._controller = Controller(self._collector, hostname="127.0.0.1", port=self.port)
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self.port}"
+
+    @property
+    def messages(self) -> list[EmailMessage]:
+        return self._collector.messages
+
+    def start(self):
+        self._controller.start()
+        return self
+
+    def stop(self):
+        self._controller.stop()
+
+    def clear(self):
+        self._collector.messages.clear()
+
+    def wait_for(self, to: str, timeout: float = 10.0) -> EmailMessage:
+        """The newest message to `to`, waiting up to `timeout` seconds for it."""
+        deadline = time.monotonic() + timeout
+        with self._collector.arrived:
+            while True:
+                found = [m for m in self.messages if to.lower() in m["To"].lower()]
+                if found:
+                    return found[-1]
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"no email to {to} within {timeout}s; got {[m['To'] for m in self.messages]}")
+                self._collector.arrived.wait(left)
+
+
+def text_of(msg: EmailMessage) -> str:
+    return msg.get_body(preferencelist=("plain",)).get_content()
