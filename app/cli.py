@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 import click
 from flask import Flask, current_app
+from flask.cli import AppGroup, with_appcontext
 
 from app.db import database
 
@@ -19,17 +20,16 @@ def register_commands(app: Flask) -> None:
 
 
 @click.command("demo", help="Seed the demo data once (does nothing if already seeded).")
-@click.option("--logins-only", is_flag=True, help="Only print the demo logins.")
-def demo_command(logins_only):
+@with_appcontext
+def demo_command():
     from app.services.demo import demo_logins_text, seed_demo
-    if not logins_only:
-        with database.connection_context():
-            created = seed_demo(Path(current_app.instance_path))
-        click.echo("Demo data seeded." if created else "Demo data already present.")
+    with database.connection_context():
+        created = seed_demo(Path(current_app.instance_path))
+    click.echo("Demo data seeded." if created else "Demo data already present.")
     click.echo(demo_logins_text(current_app.config["BASE_URL"]))
 
 
-@click.group("audit", help="The hash-chained audit log.")
+@click.group("audit", cls=AppGroup, help="The hash-chained audit log.")
 def audit_cli():
     pass
 
@@ -46,7 +46,7 @@ def audit_verify():
         raise SystemExit(1)
 
 
-@click.group("jobs", help="The scheduler process.")
+@click.group("jobs", cls=AppGroup, help="The scheduler process.")
 def jobs_cli():
     pass
 
@@ -59,7 +59,7 @@ def jobs_run():
     scheduler.start()
 
 
-@click.group("devmail", help="The demo's catch-all SMTP server.")
+@click.group("devmail", cls=AppGroup, help="The demo's catch-all SMTP server.")
 def devmail_cli():
     pass
 

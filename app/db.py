@@ -6,6 +6,7 @@ from pathlib import Path
 import click
 import peewee
 from flask import Flask
+from flask.cli import AppGroup
 from peewee_migrate import Router
 from playhouse.db_url import connect
 
@@ -47,10 +48,8 @@ def upgrade(db: peewee.Database | None = None) -> list[str]:
 def init_app(app: Flask) -> None:
     database.initialize(open_database(app.config["DATABASE_URL"]))
 
-    @app.before_request
-    def _connect():
-        database.connect(reuse_if_open=True)
-
+    # peewee opens the connection at the first query of a request (so static files
+    # and an unreachable database cost nothing up front); it is closed here.
     @app.teardown_appcontext
     def _close(exc):
         if not database.is_closed():
@@ -59,7 +58,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(db_cli)
 
 
-@click.group("db", help="Schema migrations.")
+@click.group("db", cls=AppGroup, help="Schema migrations.")
 def db_cli():
     pass
 

@@ -5,6 +5,7 @@ Every test that uses the database (through `app`) runs twice, once per backend;
 its id says which (`[sqlite]` / `[postgresql]`)."""
 from __future__ import annotations
 
+import logging
 import threading
 import uuid
 
@@ -140,6 +141,7 @@ def login_as(client, make_user):
 @pytest.fixture
 def live_server(app):
     """The app served over real HTTP on loopback, in a thread."""
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # keep request lines out of test output
     server = make_server("127.0.0.1", 0, app, threaded=True)
     base = f"http://127.0.0.1:{server.server_port}"
     app.config["BASE_URL"] = base

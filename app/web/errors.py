@@ -1,6 +1,7 @@
 """One place renders every error: a page, or a fragment for htmx, or JSON for APIs."""
 from __future__ import annotations
 
+import peewee
 from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -36,6 +37,11 @@ def register(app: Flask) -> None:
     @app.errorhandler(ServiceError)
     def service_error(e):
         return render_error(e.status, e.message)
+
+    @app.errorhandler(peewee.OperationalError)
+    def database_down(e):
+        app.logger.error("Database unavailable: %s", e)
+        return render_error(503)
 
     @app.errorhandler(HTTPException)
     def http_error(e):

@@ -1,0 +1,90 @@
+"""Every route, every role: who gets in, who is sent to sign in, who is refused."""
+import pytest
+
+from app.models import Role
+from app.web.access import PUBLIC
+
+ROLES = list(Role)
+# The expected rule for each endpoint, written out by hand so that a route whose
+# protection changes, or a new route nobody listed, fails here.
+EXPECTED = {
+    "auth.index": PUBLIC,
+    "auth.login": PUBLIC,
+    "auth.sign_in_link": PUBLIC,
+    "auth.link_sent": PUBLIC,
+    "auth.redeem_link": PUBLIC,
+    "auth.totp": PUBLIC,
+    "auth.totp_setup": PUBLIC,
+    "auth.logout": PUBLIC,
+    "system.healthz": PUBLIC,
+    "static": PUBLIC,
+    "portal.home": {Role.SUBJECT},
+    "dpo.home": {Role.DPO},
+    "dpo.registry": {Role.DPO, Role.ADMIN},
+    "sales.home": {Role.SALES_OPS},
+    "admin.users": {Role.ADMIN},
+    "customer.home": {Role.CUSTOMER_ADMIN},
+}
+SAMPLE_ARGS = {"token": "not-a-real-token", "filename": "css/app.css"}
+
+
+def get_routes(app):
+    with app.test_request_context():
+        return [(rule.endpoint, app.url_for(rule.endpoint, **{a: SAMPLE_ARGS[a] for a in rule.arguments}))
+                for rule in app.url_map.iter_rules() if "GET" in rule.methods]
+
+
+def test_every_route_is_listed_here_and_declares_its_rule(app):
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    assert endpoints == set(EXPECTED)
+    for endpoint, expected in EXPECTED.items():
+        if endpoint != "static":
+            declared = app.view_functions[endpoint].access
+            assert declared == (expected if expected == PUBLIC else frozenset(expected)), endpoint
+
+
+def test_without_a_login_every_private_page_redirects_to_login(app, client):
+    for endpoint, url in get_routes(app):
+        if EXPECTED[endpoint] == PUBLIC:
+            continue
+        response = client.get(url)
+        assert response.status_code == 302, url
+        assert response.headers["Location"].startswith("/login?next="), url
+
+
+@pytest.mark.parametrize("role", ROLES, ids=[r.value for r in ROLES])
+def test_each_role_reaches_its_pages_and_is_refused_the_others(app, client, login_as, role):
+    login_as(role)
+    for endpoint, url in get_routes(app):
+        rule = EXPECTED[endpoint]
+        with client.get(url) as response:
+            check_outcome(role, rule, url, response)
+
+
+def check_outcome(role, rule, url, response):
+    if rule == PUBLIC:
+        assert response.status_code < 500, url
+    elif role in rule:
+        assert response.status_code == 200, (url, response.status_code)
+    else:
+        assert response.status_code == 403, (url, response.status_code)
+        assert "You do not have access to this page" in response.text
+
+
+def test_an_end_user_gets_403_on_staff_pages(client, login_as):
+    login_as(Role.SUBJECT)
+    for url in ("/dpo/", "/dpo/register", "/sales/", "/admin/users", "/customer/"):
+        assert client.get(url).status_code == 403, url
+
+
+def test_a_view_without_a_declared_rule_is_refused(app, client, login_as):
+    @app.get("/forgotten")
+    def forgotten():
+        return "should never be shown"
+
+    login_as(Role.ADMIN)
+    assert client.get("/forgotten").status_code == 403
+
+
+def test_the_mailbox_exists_only_in_demo_mode(app, client):
+    assert client.get("/dev/mailbox").status_code == 404

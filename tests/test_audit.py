@@ -1,0 +1,55 @@
+"""The audit log is a hash chain: any edit or deletion is found."""
+from app.db import database
+from app.models import AuditEvent
+from app.services import audit
+
+
+def write_three():
+    for i in range(3):
+        audit.record(audit.Event("test.event", details={"n": i}, ip="203.0.113.77"))
+
+
+def test_an_untouched_chain_verifies(db):
+    write_three()
+    assert audit.verify_chain() == (True, 3, None)
+
+
+def test_ips_are_truncated_before_they_are_stored(db):
+    write_three()
+    assert {e.ip for e in AuditEvent.select()} == {"203.0.113.0"}
+    assert audit.truncate_ip("2001:db8:85a3:8d3:1319:8a2e:370:7348") == "2001:db8:85a3::"
+
+
+def test_an_edited_record_breaks_the_chain_where_it_was_edited(db):
+    write_three()
+    second = AuditEvent.select().order_by(AuditEvent.id)[1]
+    AuditEvent.update(details='{"n": 99}').where(AuditEvent.id == second.id).execute()
+    assert audit.verify_chain() == (False, 1, second.id)
+
+
+def test_a_deleted_record_breaks_the_chain(db):
+    write_three()
+    second = AuditEvent.select().order_by(AuditEvent.id)[1]
+    second.delete_instance()
+    intact, checked, broken_at = audit.verify_chain()
+    assert not intact and checked == 1
+
+
+def test_the_verify_command_exits_non_zero_on_tampering(db, runner):
+    write_three()
+    assert "intact: 3 record(s)" in runner.invoke(args=["audit", "verify"]).output
+    AuditEvent.update(action="nothing.happened").where(AuditEvent.id == AuditEvent.select().first().id).execute()
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 1 and "BROKEN" in result.output
+
+
+def test_a_fork_in_the_chain_cannot_be_written(db):
+    write_three()
+    last = AuditEvent.select().order_by(AuditEvent.id.desc()).first()
+    import peewee
+    try:
+        with database.atomic():
+            AuditEvent.create(action="forged", actor_label="x", prev_hash=last.prev_hash, hash="f" * 64)
+    except peewee.IntegrityError:
+        return
+    raise AssertionError("a second record after the same predecessor was accepted")

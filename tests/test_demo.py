@@ -1,0 +1,67 @@
+"""The demo: seeded once, Alice has data in every category, the logins work."""
+from pathlib import Path
+
+import pytest
+
+from app.db import database
+from app.models import REGISTRY, Role, UploadedFile, User
+from app.services.auth import totp_for
+from app.services.demo import DEMO_LOGINS, DEMO_PASSWORD, DEMO_TOTP_SECRET, seed_demo
+from app.services.personal_data import holdings_of
+from tests.support.forms import post_form
+
+NOT_SEEDED = {"Sign-in links", "Audit log"}  # written by using the app, not by the seed
+
+
+@pytest.fixture
+def seeded(app):
+    with app.app_context(), database.connection_context():
+        assert seed_demo(Path(app.instance_path)) is True
+    return app
+
+
+def test_seeding_twice_changes_nothing(seeded):
+    with seeded.app_context(), database.connection_context():
+        before = User.select().count()
+        assert seed_demo(Path(seeded.instance_path)) is False
+        assert User.select().count() == before
+        assert User.select().where(User.role == Role.SUBJECT.value).count() >= 50
+
+
+def test_alice_has_data_in_every_category(seeded):
+    with seeded.app_context(), database.connection_context():
+        alice = User.by_email("alice@example.com")
+        empty = [h.entry.category for h in holdings_of(alice) if h.rows == 0]
+    assert set(empty) <= NOT_SEEDED
+    assert len(REGISTRY) - len(empty) >= 13
+
+
+def test_uploaded_files_exist_on_disk_with_their_checksum(seeded):
+    import hashlib
+    with seeded.app_context(), database.connection_context():
+        files = list(UploadedFile.select())
+    assert files
+    for f in files:
+        data = (Path(seeded.instance_path) / "uploads" / f.stored_name).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == f.sha256 and len(data) == f.size_bytes
+
+
+@pytest.mark.parametrize("email,role,_", DEMO_LOGINS, ids=[login[0] for login in DEMO_LOGINS])
+def test_each_demo_login_reaches_its_home(seeded, email, role, _):
+    client = seeded.test_client()
+    response = post_form(client, "/login", {"email": email, "password": DEMO_PASSWORD})
+    assert response.status_code == 303
+    if role in (Role.DPO, Role.ADMIN):
+        response = post_form(client, "/login/two-factor", {"code": totp_for(DEMO_TOTP_SECRET).now()})
+    home = client.get(response.headers["Location"])
+    assert home.status_code == 200
+
+
+def test_the_demo_command_prints_the_logins(app, runner):
+    result = runner.invoke(args=["demo"])
+    assert result.exit_code == 0, result.output
+    assert "Demo data seeded." in result.output
+    for email, _, _ in DEMO_LOGINS:
+        assert email in result.output
+    assert "JBSWY3DPEHPK3PXP" in result.output
+    assert "Demo data already present." in runner.invoke(args=["demo"]).output

@@ -1,0 +1,82 @@
+"""Journeys in a real browser (Playwright driving Debian's Chromium). Each page
+visited is checked with axe-core; the `page` fixture fails the test if the browser
+asked any origin but the app's own or reported a CSP violation."""
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from app.models import Role
+from tests.conftest import TEST_PASSWORD, TEST_TOTP_SECRET
+from tests.support.browser import assert_accessible
+from tests.support.smtp import text_of
+
+pytestmark = pytest.mark.browser
+
+
+def test_a_new_person_signs_in_with_a_link_from_their_email(page, live_server, smtp):
+    page.goto("/login")
+    assert_accessible(page)
+    page.get_by_role("link", name="Email me a sign-in link").click()
+    assert_accessible(page)
+    page.get_by_label("Email address").fill("new.person@example.com")
+    page.get_by_role("button", name="Send the link").click()
+    page.get_by_role("heading", name="Check your email").wait_for()
+    assert_accessible(page)
+
+    link = re.search(r"http://\S+/login/email/\S+", text_of(smtp.wait_for("new.person@example.com"))).group()
+    assert link.startswith(live_server)
+    page.goto(link)
+    assert_accessible(page)
+    page.get_by_role("button", name="Continue and sign in").click()
+    page.get_by_role("heading", name="Hello").wait_for()
+    assert page.url == f"{live_server}/portal/"
+    assert_accessible(page)
+
+
+def test_a_dpo_signs_in_with_password_and_totp(page, live_server, make_user):
+    import pyotp
+    dpo = make_user(Role.DPO, name="Dana DPO")
+    page.goto("/dpo/")
+    assert "/login" in page.url  # sent to sign in first
+    page.get_by_label("Email address").fill(dpo.email)
+    page.get_by_label("Password").fill("wrong password")
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_text("do not match an account").wait_for()
+    assert_accessible(page)
+
+    page.get_by_label("Password").fill(TEST_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("heading", name="Enter your two-factor code").wait_for()
+    assert_accessible(page)
+    page.get_by_label("6-digit code").fill("000000")
+    page.get_by_role("button", name="Verify").click()
+    page.get_by_text("That code is not right").wait_for()
+    page.get_by_label("6-digit code").fill(pyotp.TOTP(TEST_TOTP_SECRET).now())
+    page.get_by_role("button", name="Verify").click()
+    page.get_by_role("heading", name="DPO console").wait_for()
+    assert page.url == f"{live_server}/dpo/"
+    assert_accessible(page)
+    page.get_by_role("link", name="Data register").click()
+    page.get_by_role("heading", name="Register of personal data").wait_for()
+    assert_accessible(page)
+
+
+def test_an_admin_searches_users_with_htmx(page, live_server, make_user):
+    import pyotp
+    admin = make_user(Role.ADMIN)
+    make_user(Role.SUBJECT, email="zelda@example.com")
+    page.goto("/login")
+    page.get_by_label("Email address").fill(admin.email)
+    page.get_by_label("Password").fill(TEST_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_label("6-digit code").fill(pyotp.TOTP(TEST_TOTP_SECRET).now())
+    page.get_by_role("button", name="Verify").click()
+    page.get_by_role("heading", name="Users").wait_for()
+    assert_accessible(page)
+    rows = page.locator("#user-rows tbody tr")
+    expect(rows).to_have_count(2)
+    page.get_by_label("Search by email or name").fill("zelda")
+    expect(rows).to_have_count(1)  # swapped in place by htmx, no page load
+    expect(rows.first).to_contain_text("zelda@example.com")
+    expect(page).to_have_url(re.compile(r"q=zelda"))  # in the address bar, so it can be shared
