@@ -11,11 +11,5 @@ from jobs import purge_sign_in_links
 def build_scheduler(app: Flask) -> BlockingScheduler:
     scheduler = BlockingScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
     scheduler.add_job(purge_sign_in_links.run, "interval", hours=1, args=[app],
-                      id="purge_sign_in_links", name="Delete expired sign-in links",
-                      next_run_time=None if app.config.get("TESTING") else _now())
+                      id="purge_sign_in_links", name="Delete expired sign-in links")
     return scheduler
-
-
-def _now():
-    from datetime import datetime, timezone
-    return datetime.now(timezone.utc)

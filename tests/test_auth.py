@@ -75,6 +75,12 @@ def test_a_new_person_signs_in_with_an_emailed_link(client, smtp):
         assert User.by_email("newcomer@example.com").role == Role.SUBJECT.value
 
 
+def test_links_use_base_url_whatever_host_the_request_claims(client, smtp):
+    post_form(client, "/login/email", {"email": "host@example.com"}, base_url="http://evil.example")
+    body = text_of(smtp.wait_for("host@example.com"))
+    assert "http://localhost/login/email/" in body and "evil.example" not in body
+
+
 def test_a_link_works_once(client, app, smtp):
     path = ask_for_link(client, smtp, "once@example.com")
     assert use_link(client, path).status_code == 303

@@ -14,6 +14,7 @@ from app.models.user import normalise_email
 from app.services import auth
 from app.services.errors import AuthError
 from app.web.access import public
+from app.web.links import external_url
 from app.web.auth.forms import EmptyForm, PasswordLoginForm, SignInLinkForm, TotpForm
 from app.web.navigation import home_endpoint
 
@@ -81,8 +82,7 @@ def login():
 def sign_in_link():
     form = SignInLinkForm()
     if form.validate_on_submit():
-        auth.send_sign_in_link(form.email.data, lambda token: url_for(
-            "auth.redeem_link", token=token, _external=True))
+        auth.send_sign_in_link(form.email.data, lambda token: external_url("auth.redeem_link", token=token))
         session["link_sent_to"] = normalise_email(form.email.data)
         return redirect(url_for("auth.link_sent"), 303)
     return render_template("auth/sign_in_link.html", form=form), 400 if form.errors else 200
