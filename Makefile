@@ -23,7 +23,7 @@ test: setup $(VENV)/.dev-installed /usr/bin/chromium
 	$(VENV)/bin/pytest
 
 bench: setup $(VENV)/.dev-installed
-	$(VENV)/bin/pytest tests/benchmarks -p no:randomly -q
+	$(VENV)/bin/pytest tests/benchmarks -o python_files='bench_*.py' -q
 
 setup: $(VENV)/.installed static/vendor/htmx.min.js
 
