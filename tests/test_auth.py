@@ -193,3 +193,15 @@ def test_staff_logins_are_audited_with_their_method(client, login_as, role):
     with database.connection_context():
         event = AuditEvent.get(AuditEvent.action == "login.succeeded", AuditEvent.actor == user.id)
     assert '"password + TOTP"' in event.details
+
+
+def test_a_mail_server_that_is_down_gets_a_clear_message(app, client):
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed_port = s.getsockname()[1]
+    app.config["MAIL_URL"] = f"smtp://127.0.0.1:{closed_port}"
+    app.logger.disabled = True
+    response = post_form(client, "/login/email", {"email": "patient@example.com"})
+    assert response.status_code == 503
+    assert "could not send the email just now" in response.text

@@ -3,6 +3,8 @@ from pathlib import Path
 
 import pytest
 
+from app import create_app
+
 from app.db import database
 from app.models import REGISTRY, Role, UploadedFile, User
 from app.services.auth import totp_for
@@ -65,3 +67,18 @@ def test_the_demo_command_prints_the_logins(app, runner):
         assert email in result.output
     assert "JBSWY3DPEHPK3PXP" in result.output
     assert "Demo data already present." in runner.invoke(args=["demo"]).output
+
+
+def test_demo_mode_shows_the_code_only_for_the_published_demo_secret(seeded, make_user):
+    from tests.conftest import TEST_PASSWORD
+    demo = create_app({**{k: seeded.config[k] for k in ("DATABASE_URL", "INSTANCE_PATH", "MAIL_URL", "SECRET_KEY")},
+                       "TESTING": True, "DEMO_MODE": "1"})
+    client = demo.test_client()
+    post_form(client, "/login", {"email": "dpo@example.com", "password": DEMO_PASSWORD})
+    assert "its current code is shown here" in client.get("/login/two-factor").text
+
+    other = demo.test_client()
+    dpo = make_user(Role.DPO)  # enrolled with a secret of its own
+    post_form(other, "/login", {"email": dpo.email, "password": TEST_PASSWORD})
+    page = other.get("/login/two-factor")
+    assert page.status_code == 200 and "current code is shown" not in page.text

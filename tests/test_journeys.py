@@ -80,3 +80,21 @@ def test_an_admin_searches_users_with_htmx(page, live_server, make_user):
     expect(rows).to_have_count(1)  # swapped in place by htmx, no page load
     expect(rows.first).to_contain_text("zelda@example.com")
     expect(page).to_have_url(re.compile(r"q=zelda"))  # in the address bar, so it can be shared
+
+
+def test_pages_stay_accessible_in_dark_mode_on_a_phone(page, live_server, make_user):
+    user = make_user(Role.SUBJECT, name="Phone User")
+    page.set_viewport_size({"width": 375, "height": 740})
+    page.emulate_media(color_scheme="dark")
+    page.goto("/login")
+    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert background == "rgb(20, 22, 26)"  # the dark palette is in use
+    assert_accessible(page)
+    page.get_by_label("Email address").fill(user.email)
+    page.get_by_label("Password").fill(TEST_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("heading", name="Hello, Phone User").wait_for()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375  # no sideways scrolling
+    assert_accessible(page)
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"

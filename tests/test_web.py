@@ -84,3 +84,23 @@ def test_flash_after_logout(client, login_as):
     login_as(Role.SUBJECT)
     response = post_form(client, "/logout", token_from="/portal/", follow_redirects=True)
     assert "You are signed out." in response.text
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys(app, db):
+    from app.db import is_postgres
+    if is_postgres():
+        assert int(db.execute_sql("SHOW server_version_num").fetchone()[0]) >= 130000
+        return
+    assert db.execute_sql("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute_sql("PRAGMA foreign_keys").fetchone()[0] == 1
+
+
+def test_an_unexpected_error_gets_a_friendly_500(app, client):
+    @app.get("/boom")
+    def boom():
+        raise RuntimeError("boom")
+    boom.access = "public"
+    app.logger.disabled = True
+    response = client.get("/boom")
+    assert response.status_code == 500
+    assert "Something went wrong on our side" in response.text and "boom" not in response.text

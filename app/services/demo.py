@@ -123,8 +123,8 @@ def demo_logins_text(base_url: str) -> str:
     lines = [f'Demo logins (password "{DEMO_PASSWORD}" for all):']
     lines += [f"  {email:<{width}}  {description}" for email, _, description in DEMO_LOGINS]
     lines.append(
-        f"DPO and admin use the TOTP secret {DEMO_TOTP_SECRET}: add it to an authenticator app, "
-        f"or run `python -c \"import pyotp; print(pyotp.TOTP('{DEMO_TOTP_SECRET}').now())\"` in .venv")
+        f"DPO and admin use the TOTP secret {DEMO_TOTP_SECRET}: add it to an authenticator app; "
+        f"in demo mode the two-factor page also shows the current code.")
     lines.append(f"Caught emails: {base_url.rstrip('/')}/dev/mailbox")
     return "\n".join(lines)
 

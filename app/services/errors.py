@@ -14,3 +14,7 @@ class ServiceError(Exception):
 
 class AuthError(ServiceError):
     status = 401
+
+
+class MailError(ServiceError):
+    status = 503

@@ -8,6 +8,8 @@ from urllib.parse import unquote, urlsplit
 
 from flask import current_app, render_template
 
+from app.services.errors import MailError
+
 SCHEMES = {"smtp": (smtplib.SMTP, False), "smtp+starttls": (smtplib.SMTP, True), "smtps": (smtplib.SMTP_SSL, False)}
 
 
@@ -27,12 +29,16 @@ def deliver(msg: EmailMessage, mail_url: str | None = None) -> None:
     if url.scheme not in SCHEMES:
         raise ValueError(f"MAIL_URL scheme must be one of {', '.join(SCHEMES)}")
     smtp_class, starttls = SCHEMES[url.scheme]
-    with smtp_class(url.hostname, url.port or (465 if url.scheme == "smtps" else 25), timeout=10) as smtp:
-        if starttls:
-            smtp.starttls()
-        if url.username:
-            smtp.login(unquote(url.username), unquote(url.password or ""))
-        smtp.send_message(msg)
+    try:
+        with smtp_class(url.hostname, url.port or (465 if url.scheme == "smtps" else 25), timeout=10) as smtp:
+            if starttls:
+                smtp.starttls()
+            if url.username:
+                smtp.login(unquote(url.username), unquote(url.password or ""))
+            smtp.send_message(msg)
+    except (smtplib.SMTPException, OSError) as e:
+        current_app.logger.error("Mail to %s not sent: %s", msg["To"], e)
+        raise MailError("We could not send the email just now. Nothing was lost: try again in a few minutes.") from e
 
 
 def send_email(to: str, subject: str, template: str, **context) -> None:

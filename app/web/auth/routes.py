@@ -4,7 +4,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import segno
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 from markupsafe import Markup
 
@@ -12,6 +12,7 @@ from app.extensions import limiter
 from app.models import User
 from app.models.user import normalise_email
 from app.services import auth
+from app.services.demo import DEMO_TOTP_SECRET
 from app.services.errors import AuthError
 from app.web.access import public
 from app.web.links import external_url
@@ -132,9 +133,17 @@ def totp():
             auth.verify_totp(user, form.code.data)
         except AuthError as e:
             form.code.errors.append(e.message)
-            return render_template("auth/totp.html", form=form), e.status
+            return render_template("auth/totp.html", form=form, demo_code=_demo_code(user)), e.status
         return _finish(user, f"{method} + TOTP")
-    return render_template("auth/totp.html", form=form), 400 if form.errors else 200
+    return render_template("auth/totp.html", form=form, demo_code=_demo_code(user)), 400 if form.errors else 200
+
+
+def _demo_code(user: User) -> str | None:
+    """In demo mode, accounts on the published demo secret are shown their code, so
+    the demo can be tried without an authenticator app. Nobody else ever is."""
+    if current_app.config["DEMO_MODE"] and user.totp_secret == DEMO_TOTP_SECRET:
+        return auth.totp_for(DEMO_TOTP_SECRET).now()
+    return None
 
 
 @bp.route("/login/two-factor/setup", methods=["GET", "POST"])
