@@ -65,9 +65,13 @@ def db_cli():
 
 @db_cli.command("upgrade", help="Apply pending migrations.")
 def upgrade_command():
+    from app.services.purposes import ensure_catalogue  # reference data the app needs
     applied = upgrade()
     click.echo(f"Applied {len(applied)} migration(s): {', '.join(applied)}" if applied
                else "Database schema is up to date.")
+    added = ensure_catalogue()
+    if added:
+        click.echo(f"Added {added} purpose(s) to the catalogue.")
 
 
 @db_cli.command("revision", help="Write a new migration from the difference between models and schema.")

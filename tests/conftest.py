@@ -18,6 +18,7 @@ from app import create_app
 from app.db import database, open_database, upgrade
 from app.models import ALL_MODELS, Role, User
 from app.services.passwords import hash_password
+from app.services.purposes import ensure_catalogue
 from tests.support.forms import post_form
 from tests.support.postgres import PostgresCluster
 from tests.support.smtp import SmtpServer
@@ -48,6 +49,9 @@ def database_url(request, tmp_path_factory):
     db = open_database(url)
     upgrade(db)
     db.close()
+    database.initialize(open_database(url))
+    with database.connection_context():
+        ensure_catalogue()
     return url
 
 
@@ -87,6 +91,7 @@ def _empty_tables():
         with database.atomic():
             for model in reversed(ALL_MODELS):
                 model.delete().execute()
+    ensure_catalogue()  # reference data every test starts with
     database.close()
 
 

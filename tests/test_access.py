@@ -19,13 +19,24 @@ EXPECTED = {
     "system.healthz": PUBLIC,
     "static": PUBLIC,
     "portal.home": {Role.SUBJECT},
+    "preferences.page": {Role.SUBJECT},
+    "preferences.toggle": {Role.SUBJECT},
+    "preferences.stop_marketing": {Role.SUBJECT},
+    "preferences.device_push": {Role.SUBJECT},
+    "preferences.all_devices_push": {Role.SUBJECT},
+    "preferences.history": {Role.SUBJECT},
+    "preferences.receipt": {Role.SUBJECT},
+    "preferences.link_page": PUBLIC,  # the signed token is the credential
+    "preferences.link_toggle": PUBLIC,
+    "preferences.link_stop_marketing": PUBLIC,
+    "preferences.fresh_link": PUBLIC,
     "dpo.home": {Role.DPO},
     "dpo.registry": {Role.DPO, Role.ADMIN},
     "sales.home": {Role.SALES_OPS},
     "admin.users": {Role.ADMIN},
     "customer.home": {Role.CUSTOMER_ADMIN},
 }
-SAMPLE_ARGS = {"token": "not-a-real-token", "filename": "css/app.css"}
+SAMPLE_ARGS = {"token": "not-a-real-token", "filename": "css/app.css", "key": "marketing_email", "device_id": 1}
 
 
 def get_routes(app):

@@ -1,7 +1,9 @@
 """Every model, in dependency order; importing this fills the personal-data REGISTRY."""
 from app.models.activity import CalendarEntry, CallLog, LocationCheckin, SmsLog
+from app.models.api_key import ApiKey
 from app.models.audit import AuditEvent
 from app.models.billing import PaymentMethod, SupportInteraction
+from app.models.consent import ConsentEvent, ConsentSource, ConsentState, Purpose, PurposeKind
 from app.models.contacts import Lead, LeadSource
 from app.models.files import UploadedFile
 from app.models.profile import Profile
@@ -12,8 +14,8 @@ from app.models.user import ROLES_REQUIRING_TOTP, STAFF_ROLES, Role, SignInLink,
 ALL_MODELS = (
     User, SignInLink, Lead, UploadedFile, Profile, CalendarEntry, CallLog, SmsLog,
     LocationCheckin, UsageEvent, EmailEngagement, Device, PaymentMethod,
-    SupportInteraction, AuditEvent,
+    SupportInteraction, AuditEvent, Purpose, ConsentEvent, ConsentState, ApiKey,
 )
 
 __all__ = [m.__name__ for m in ALL_MODELS] + [
-    "ALL_MODELS", "REGISTRY", "LeadSource", "Role", "ROLES_REQUIRING_TOTP", "STAFF_ROLES"]
+    "ALL_MODELS", "REGISTRY", "ConsentSource", "LeadSource", "PurposeKind", "Role", "ROLES_REQUIRING_TOTP", "STAFF_ROLES"]

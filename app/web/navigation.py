@@ -4,7 +4,8 @@ from __future__ import annotations
 from app.models import Role
 
 NAVIGATION = {
-    Role.SUBJECT: [("portal.home", "My privacy")],
+    Role.SUBJECT: [("portal.home", "My privacy"), ("preferences.page", "Preferences"),
+                   ("preferences.history", "Consent history")],
     Role.DPO: [("dpo.home", "DPO console"), ("dpo.registry", "Data register")],
     Role.SALES_OPS: [("sales.home", "Sales ops")],
     Role.ADMIN: [("admin.users", "Users"), ("dpo.registry", "Data register")],

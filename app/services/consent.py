@@ -1,0 +1,141 @@
+"""Consent: reading a person's choices and changing them provably.
+
+Every change appends a ConsentEvent, moves the ConsentState to it and writes the audit
+log, all in one transaction that first locks the person, so two clicks racing are
+applied one after the other and the state always equals the last event."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.db import database, is_postgres
+from app.models import User
+from app.models.base import utcnow
+from app.models.consent import ConsentEvent, ConsentSource, ConsentState, Purpose, PurposeKind
+from app.services import audit
+from app.services.errors import ServiceError
+from app.services.purposes import CONSENT
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a change came from; built by the caller (a view, the API, an import)."""
+    source: ConsentSource
+    actor: User | None = None
+    ip: str | None = None
+    user_agent: str = ""
+
+
+@dataclass(frozen=True)
+class Choice:
+    purpose: Purpose
+    granted: bool                 # what we may do now
+    state: ConsentState | None
+    needs_reconfirmation: bool    # agreed to an older notice; not assumed until confirmed
+
+    @property
+    def locked(self) -> bool:
+        return self.purpose.locked
+
+
+def effective(purpose: Purpose, state: ConsentState | None) -> Choice:
+    if purpose.locked:
+        return Choice(purpose, True, state, False)
+    if state is None:
+        return Choice(purpose, purpose.default_granted, None, False)
+    stale = (state.granted and purpose.legal_basis == CONSENT
+             and state.notice_version < purpose.notice_version)
+    return Choice(purpose, state.granted and not stale, state, stale)
+
+
+def choices_for(user: User) -> list[Choice]:
+    states = {s.purpose_id: s for s in ConsentState.select().where(ConsentState.user == user.id)}
+    return [effective(p, states.get(p.id)) for p in Purpose.catalogue()]
+
+
+def choice_for(user: User, purpose: Purpose) -> Choice:
+    state = ConsentState.get_or_none(ConsentState.user == user.id, ConsentState.purpose == purpose.id)
+    return effective(purpose, state)
+
+
+def purpose_by_key(key: str) -> Purpose:
+    purpose = Purpose.get_or_none(Purpose.key == key)
+    if purpose is None:
+        raise ServiceError("There is no such preference.", 404)
+    return purpose
+
+
+def _write_transaction():
+    # SQLite: take the write lock at BEGIN, so a read-then-write never meets a
+    # newer snapshot half-way. PostgreSQL: row locks below do the serialising.
+    return database.atomic() if is_postgres() else database.atomic(lock_type="IMMEDIATE")
+
+
+def _lock_person(user: User) -> None:
+    if is_postgres():
+        database.execute_sql("SELECT id FROM users WHERE id = %s FOR UPDATE", (user.id,))
+
+
+def set_consent(user: User, purpose: Purpose, granted: bool, origin: Origin) -> ConsentEvent | None:
+    """Record a yes or no. Returns the new event, or None when nothing changed
+    (a double submit is idempotent)."""
+    if purpose.locked:
+        raise ServiceError(f"{purpose.name} cannot be switched off: {purpose.locked_reason}")
+    with _write_transaction():
+        _lock_person(user)
+        return _apply(user, purpose, granted, origin)
+
+
+def _apply(user: User, purpose: Purpose, granted: bool, origin: Origin) -> ConsentEvent | None:
+    state = ConsentState.get_or_none(ConsentState.user == user.id, ConsentState.purpose == purpose.id)
+    if state and state.granted == granted and state.notice_version == purpose.notice_version:
+        return None
+    now = utcnow()
+    event = ConsentEvent.create(
+        user=user, purpose=purpose, granted=granted, notice_version=purpose.notice_version,
+        occurred_at=now, source=origin.source.value, actor=origin.actor,
+        actor_label=origin.actor.email if origin.actor else "the person, unauthenticated",
+        ip=audit.truncate_ip(origin.ip), user_agent=(origin.user_agent or "")[:300])
+    fields = dict(granted=granted, notice_version=purpose.notice_version, source=origin.source.value,
+                  updated_at=now, last_event=event)
+    if state:
+        ConsentState.update(**fields).where(ConsentState.id == state.id).execute()
+    else:
+        ConsentState.create(user=user, purpose=purpose, **fields)
+    audit.record(audit.Event("consent.granted" if granted else "consent.withdrawn", actor=origin.actor,
+                             subject=user, ip=origin.ip, details={
+                                 "purpose": purpose.key, "notice_version": purpose.notice_version,
+                                 "source": origin.source.value, "event_id": event.id}))
+    return event
+
+
+def stop_all_marketing(user: User, origin: Origin) -> list[ConsentEvent]:
+    """One action withdraws every marketing purpose (an objection, Art. 21(2)-(3))."""
+    return _withdraw_kind(user, PurposeKind.MARKETING, origin)
+
+
+def honour_gpc(user: User, origin: Origin) -> list[ConsentEvent]:
+    """Global Privacy Control: opt out of sale/sharing. Only writes when the purpose is
+    not already withdrawn, so a browser sending the signal on every request is cheap."""
+    return _withdraw_kind(user, PurposeKind.SHARING, origin)
+
+
+def _withdraw_kind(user: User, kind: PurposeKind, origin: Origin) -> list[ConsentEvent]:
+    purposes = [p for p in Purpose.catalogue().where(Purpose.kind == kind.value) if not p.locked]
+    pending = [p for p in purposes if _needs_withdrawal(user, p)]
+    if not pending:
+        return []
+    with _write_transaction():
+        _lock_person(user)
+        events = [_apply(user, p, False, origin) for p in pending]
+    return [e for e in events if e]
+
+
+def _needs_withdrawal(user: User, purpose: Purpose) -> bool:
+    # No state yet also counts: an explicit "no" on record outlives any later default.
+    state = ConsentState.get_or_none(ConsentState.user == user.id, ConsentState.purpose == purpose.id)
+    return state is None or state.granted
+
+
+def history(user: User):
+    return (ConsentEvent.select(ConsentEvent, Purpose).join(Purpose)
+            .where(ConsentEvent.user == user.id).order_by(ConsentEvent.id.desc()))
