@@ -29,7 +29,9 @@ from app.models import (
     PaymentMethod, Profile, Role, SmsLog, SupportInteraction, UploadedFile, UsageEvent, User,
 )
 from app.models.base import utcnow
-from app.services import audit
+from app.models.consent import ConsentSource, Purpose
+from app.services import audit, consent
+from app.services.purposes import ensure_catalogue
 from app.services.passwords import hash_password
 
 DEMO_PASSWORD = "demo"
@@ -98,6 +100,8 @@ SUPPORT_TOPICS = (
     ("phone", "Charged twice this month", "I see two charges on my card statement for March."),
     ("email", "Change of company name", "We renamed the company; please update our invoices."),
 )
+DEMO_CHOICES = (("marketing_email", True), ("click_tracking", True), ("open_tracking", True),
+                ("push_notifications", True), ("sms_marketing", True), ("sms_marketing", False))
 AGENTS = ("Priya (Support)", "Tomás (Support)", "Jonas (Billing)")
 CARD_BRANDS = ("visa", "mastercard", "amex")
 
@@ -107,6 +111,7 @@ def seed_demo(instance_path: Path, seed: int = 2026, end_users: int = 50) -> boo
     if User.by_email(ALICE_EMAIL) is not None:
         return False
     demo = _DemoBuilder(Path(instance_path) / "uploads", seed)
+    ensure_catalogue()
     with database.atomic():
         try:
             demo.build(end_users)
@@ -153,6 +158,16 @@ class _DemoBuilder:
         self._alice(alice)
         self._others(max(end_users - 1, 0))
         self._flush()
+        self._alice_choices(alice)
+
+    def _alice_choices(self, alice: User) -> None:
+        """Alice said yes to some purposes and changed her mind on one, so her
+        preferences, history and receipt have something to show."""
+        origin = consent.Origin(ConsentSource.PORTAL, actor=alice, ip="198.51.100.23",
+                                user_agent="Mozilla/5.0 (Macintosh) Demo")
+        for key, granted in DEMO_CHOICES:
+            consent.set_consent(alice, Purpose.get(Purpose.key == key), granted, origin)
+            self.counts["ConsentEvent"] += 1
 
     def _create_logins(self) -> User:
         users = {}
