@@ -34,9 +34,16 @@ EXPECTED = {
     "dpo.registry": {Role.DPO, Role.ADMIN},
     "sales.home": {Role.SALES_OPS},
     "admin.users": {Role.ADMIN},
+    "admin.purposes": {Role.ADMIN},
+    "admin.edit_purpose": {Role.ADMIN},
+    "admin.api_keys": {Role.ADMIN},
+    "admin.revoke_key": {Role.ADMIN},
+    "api.consent": PUBLIC,  # an API key, not a session, is the credential
+    "api.openapi": PUBLIC,
     "customer.home": {Role.CUSTOMER_ADMIN},
 }
-SAMPLE_ARGS = {"token": "not-a-real-token", "filename": "css/app.css", "key": "marketing_email", "device_id": 1}
+SAMPLE_ARGS = {"token": "not-a-real-token", "filename": "css/app.css", "key": "marketing_email", "device_id": 1,
+               "key_id": 1}
 
 
 def get_routes(app):

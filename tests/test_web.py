@@ -104,3 +104,9 @@ def test_an_unexpected_error_gets_a_friendly_500(app, client):
     response = client.get("/boom")
     assert response.status_code == 500
     assert "Something went wrong on our side" in response.text and "boom" not in response.text
+
+
+def test_form_fields_carry_no_empty_attributes(client):
+    html = client.get("/login").text
+    assert '="None"' not in html
+    assert 'autocomplete="current-password"' in html

@@ -12,6 +12,7 @@ from app.web.navigation import navigation_for
 
 def register_web(app: Flask) -> None:
     from app.web.admin.routes import bp as admin_bp
+    from app.web.api.routes import bp as api_bp
     from app.web.auth.routes import bp as auth_bp
     from app.web.customer.routes import bp as customer_bp
     from app.web.dpo.routes import bp as dpo_bp
@@ -20,7 +21,7 @@ def register_web(app: Flask) -> None:
     from app.web.sales.routes import bp as sales_bp
     from app.web.system.routes import bp as system_bp
 
-    for bp in (auth_bp, portal_bp, preferences_bp, dpo_bp, sales_bp, admin_bp, customer_bp, system_bp):
+    for bp in (auth_bp, portal_bp, preferences_bp, dpo_bp, sales_bp, admin_bp, customer_bp, api_bp, system_bp):
         app.register_blueprint(bp)
     if app.config["DEMO_MODE"]:
         from app.web.system.mailbox import bp as mailbox_bp

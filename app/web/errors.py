@@ -23,7 +23,7 @@ MESSAGES = {
 
 def render_error(status: int, detail: str | None = None):
     title, hint = MESSAGES.get(status, MESSAGES[500 if status >= 500 else 400])
-    if request.accept_mimetypes.best == "application/json":
+    if request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json":
         return {"error": title, "detail": detail or hint, "status": status}, status
     template = "errors/_error.html" if request.headers.get("HX-Request") == "true" else "errors/error.html"
     return render_template(template, status=status, title=title, detail=detail or hint), status

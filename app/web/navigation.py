@@ -8,7 +8,8 @@ NAVIGATION = {
                    ("preferences.history", "Consent history")],
     Role.DPO: [("dpo.home", "DPO console"), ("dpo.registry", "Data register")],
     Role.SALES_OPS: [("sales.home", "Sales ops")],
-    Role.ADMIN: [("admin.users", "Users"), ("dpo.registry", "Data register")],
+    Role.ADMIN: [("admin.users", "Users"), ("admin.purposes", "Purposes"), ("admin.api_keys", "API keys"),
+                 ("dpo.registry", "Data register")],
     Role.CUSTOMER_ADMIN: [("customer.home", "Company")],
 }
 

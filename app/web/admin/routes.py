@@ -1,10 +1,17 @@
 """Administration: the people on file and their roles."""
 from __future__ import annotations
 
-from flask import Blueprint, request
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 
-from app.models import Role
+from app.models import Purpose, Role
+from app.services.api_keys import active_keys, create_api_key, revoke_api_key
+from app.services.consent import purpose_by_key
+from app.services.errors import ServiceError
 from app.services.people import count_by_role, search_people
+from app.services.purposes import update_purpose
+from app.web.admin.forms import ApiKeyForm, PurposeForm
+from app.web.auth.forms import EmptyForm
 from app.web.access import roles
 from app.web.rendering import render_page_or_fragment
 
@@ -20,3 +27,51 @@ def users():
     page = search_people(text, role, after)
     return render_page_or_fragment("admin/users.html", "admin/_user_rows.html", page=page, q=text,
                                    role=role, roles=list(Role), counts=count_by_role(), after=after)
+
+
+@bp.get("/purposes")
+@roles(Role.ADMIN)
+def purposes():
+    return render_template("admin/purposes.html", purposes=Purpose.catalogue())
+
+
+@bp.route("/purposes/<key>", methods=["GET", "POST"])
+@roles(Role.ADMIN)
+def edit_purpose(key):
+    purpose = purpose_by_key(key)
+    form = PurposeForm(obj=purpose)
+    if form.validate_on_submit():
+        try:
+            update_purpose(purpose, name=form.name.data, description=form.description.data,
+                           default_granted=form.default_granted.data, material=form.material.data,
+                           actor=current_user)
+        except ServiceError as e:  # shown beside the form, with what was typed kept
+            form.default_granted.errors = [e.message]
+            return render_template("admin/purpose_edit.html", form=form, purpose=purpose), e.status
+        flash(f"{purpose.name} saved" + (f": notice version {purpose.notice_version} published."
+                                          if form.material.data else "."), "success")
+        return redirect(url_for("admin.purposes"), 303)
+    return render_template("admin/purpose_edit.html", form=form, purpose=purpose), 400 if form.errors else 200
+
+
+@bp.route("/api-keys", methods=["GET", "POST"])
+@roles(Role.ADMIN)
+def api_keys():
+    form = ApiKeyForm()
+    new_key = None
+    if form.validate_on_submit():
+        _, new_key = create_api_key(form.name.data, current_user)
+        form = ApiKeyForm(formdata=None)
+    # The new key is rendered once in this response, never flashed: the session
+    # cookie is signed, not encrypted.
+    return render_template("admin/api_keys.html", form=form, keys=active_keys(), new_key=new_key,
+                           revoke_form=EmptyForm()), 201 if new_key else (400 if form.errors else 200)
+
+
+@bp.post("/api-keys/<int:key_id>/revoke")
+@roles(Role.ADMIN)
+def revoke_key(key_id):
+    if EmptyForm().validate_on_submit():
+        key = revoke_api_key(key_id, current_user)
+        flash(f"Key “{key.name}” revoked. Systems using it are refused from now on.", "success")
+    return redirect(url_for("admin.api_keys"), 303)
