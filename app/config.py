@@ -38,6 +38,7 @@ SETTINGS = (
             "`1` enables the demo: the caught-mail page `/dev/mailbox`. `make run` sets it."),
     Setting("RATELIMIT_STORAGE_URI", "memory://",
             "Flask-Limiter storage. Per process by default; use `redis://…` or `memcached://…` with several workers."),
+    Setting("RATELIMIT_ENABLED", "1", "`0` turns rate limits off (load tests and benchmarks only)."),
     Setting("INSTANCE_PATH", str(PROJECT_ROOT / "instance"),
             "Folder for keys, the SQLite database, uploads and caught mail."),
 )
@@ -47,5 +48,6 @@ def load_config(overrides: dict | None = None) -> dict:
     """Read every declared setting from the environment, then apply overrides."""
     config = {s.name: os.environ.get(s.name, s.default) for s in SETTINGS}
     config.update(overrides or {})
-    config["DEMO_MODE"] = str(config["DEMO_MODE"]).lower() in ("1", "true", "yes")
+    for flag in ("DEMO_MODE", "RATELIMIT_ENABLED"):
+        config[flag] = str(config[flag]).lower() in ("1", "true", "yes")
     return config

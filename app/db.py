@@ -14,19 +14,30 @@ from app.config import PROJECT_ROOT
 
 database = peewee.DatabaseProxy()
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+POOL_SIZE = 32  # per process: gunicorn threads plus the scheduler's
 SQLITE_PRAGMAS = {"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 5000, "synchronous": "normal"}
 
 
 def open_database(url: str) -> peewee.Database:
-    """A peewee database for `url`; relative SQLite paths are relative to the project."""
+    """A peewee database for `url`; relative SQLite paths are relative to the project.
+
+    Pooled (playhouse.pool): each request still checks out one connection and gives it
+    back at teardown, but does not pay for connecting, SQLite's pragmas, or the WAL
+    checkpoint SQLite runs when its last connection closes."""
+    pool = {"max_connections": POOL_SIZE, "stale_timeout": 300, "timeout": 10}
     if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
         path = PROJECT_ROOT / url.removeprefix("sqlite:///")
         path.parent.mkdir(parents=True, exist_ok=True)
         url = f"sqlite:///{path}"
-    if url.startswith("sqlite"):
-        return connect(url, pragmas=SQLITE_PRAGMAS)
-    # Postgres: psycopg2's autocommit off by default; peewee manages transactions.
-    return connect(url.replace("postgresql://", "postgres://", 1))
+    if url.startswith("sqlite:"):
+        # IMMEDIATE: every transaction takes the write lock at BEGIN. A deferred one
+        # that reads and then writes fails at once ("database is locked") when another
+        # writer committed in between; the busy timeout cannot save it.
+        return connect(url.replace("sqlite:", "sqlite+pool:", 1), pragmas=SQLITE_PRAGMAS,
+                       lock_type="IMMEDIATE", check_same_thread=False, **pool)
+    if url.startswith(("postgresql:", "postgres:")):
+        return connect("postgres+pool:" + url.split(":", 1)[1], **pool)
+    raise ValueError("DATABASE_URL must start with sqlite:/// or postgresql://")
 
 
 def is_postgres(db: peewee.Database | None = None) -> bool:

@@ -80,6 +80,7 @@ def app(database_url, smtp, tmp_path):
     })
     yield app
     _empty_tables()
+    database.close_all()  # the next test's app opens its own pool
 
 
 def _empty_tables():

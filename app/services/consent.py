@@ -64,13 +64,9 @@ def purpose_by_key(key: str) -> Purpose:
     return purpose
 
 
-def _write_transaction():
-    # SQLite: take the write lock at BEGIN, so a read-then-write never meets a
-    # newer snapshot half-way. PostgreSQL: row locks below do the serialising.
-    return database.atomic() if is_postgres() else database.atomic(lock_type="IMMEDIATE")
-
-
 def _lock_person(user: User) -> None:
+    """Serialise changes to one person's consent. SQLite transactions already take
+    the write lock at BEGIN (app.db); PostgreSQL locks the person's row."""
     if is_postgres():
         database.execute_sql("SELECT id FROM users WHERE id = %s FOR UPDATE", (user.id,))
 
@@ -80,7 +76,7 @@ def set_consent(user: User, purpose: Purpose, granted: bool, origin: Origin) -> 
     (a double submit is idempotent)."""
     if purpose.locked:
         raise ServiceError(f"{purpose.name} cannot be switched off: {purpose.locked_reason}")
-    with _write_transaction():
+    with database.atomic():
         _lock_person(user)
         return _apply(user, purpose, granted, origin)
 
@@ -124,7 +120,7 @@ def _withdraw_kind(user: User, kind: PurposeKind, origin: Origin) -> list[Consen
     pending = [p for p in purposes if _needs_withdrawal(user, p)]
     if not pending:
         return []
-    with _write_transaction():
+    with database.atomic():
         _lock_person(user)
         events = [_apply(user, p, False, origin) for p in pending]
     return [e for e in events if e]
