@@ -13,11 +13,14 @@ run: setup
 	@DEMO_MODE=1 $(FLASK) db upgrade
 	@DEMO_MODE=1 $(FLASK) demo
 	@echo "Serving on $(BASE_URL)  (Ctrl-C stops the web server, the scheduler and the mail catcher)"
+	@# One worker: the demo's rate limits are counted in memory, per process.
+	@# If any of the three stops (say, port 8025 is taken), the others are stopped too.
 	@export DEMO_MODE=1; \
 	trap 'kill $$(jobs -p) 2>/dev/null; wait' EXIT; \
 	$(FLASK) devmail run & \
 	$(FLASK) jobs run & \
-	$(VENV)/bin/gunicorn --bind 127.0.0.1:$(PORT) --workers 2 --threads 4 --access-logfile - wsgi:app
+	$(VENV)/bin/gunicorn --bind 127.0.0.1:$(PORT) --workers 1 --threads 8 --access-logfile - wsgi:app & \
+	wait -n
 
 test: setup $(VENV)/.dev-installed /usr/bin/chromium
 	$(VENV)/bin/pytest
@@ -45,8 +48,9 @@ static/vendor/htmx.min.js: node_modules/.package-lock.json
 	cp node_modules/htmx.org/dist/htmx.min.js $@
 
 # Browser tests drive Debian's Chromium, never a downloaded browser.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 /usr/bin/chromium:
-	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+	$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
 clean:
 	rm -rf $(VENV) node_modules static/vendor .pytest_cache

@@ -1,7 +1,11 @@
 """The Privacy Control Centre: `create_app` builds the whole application."""
 from __future__ import annotations
 
+from datetime import timedelta
+from urllib.parse import urlsplit
+
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import db
 from app.config import PROJECT_ROOT, load_config
@@ -24,7 +28,13 @@ def create_app(overrides: dict | None = None) -> Flask:
         REMEMBER_COOKIE_SECURE=config["BASE_URL"].startswith("https://"),
         WTF_CSRF_TIME_LIMIT=None,  # tied to the session instead; forms left open overnight still work
         MAX_CONTENT_LENGTH=20 * 1024 * 1024,
+        # Sessions live in signed cookies; this bounds how long a copied one works.
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
     )
+    _refuse_unsafe_demo(config)
+    if int(config["TRUSTED_PROXIES"]):
+        n = int(config["TRUSTED_PROXIES"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
     Cipher.configure(app.config["DATA_ENCRYPTION_KEY"])
     db.init_app(app)
     csrf.init_app(app)
@@ -37,3 +47,10 @@ def create_app(overrides: dict | None = None) -> Flask:
     from app.cli import register_commands
     register_commands(app)
     return app
+
+
+def _refuse_unsafe_demo(config: dict) -> None:
+    """Demo mode publishes caught mail and the demo's TOTP codes: never on the internet."""
+    host = (urlsplit(config["BASE_URL"]).hostname or "")
+    if config["DEMO_MODE"] and host not in ("127.0.0.1", "localhost", "::1"):
+        raise RuntimeError(f"DEMO_MODE is for a laptop: refusing to start with BASE_URL {config['BASE_URL']}")

@@ -35,7 +35,12 @@ SETTINGS = (
     Setting("BASE_URL", "http://127.0.0.1:5000", "Public address of the app, used in links inside emails."),
     Setting("PORT", "5000", "Port `make run` serves on (always on 127.0.0.1)."),
     Setting("DEMO_MODE", "0",
-            "`1` enables the demo: the caught-mail page `/dev/mailbox`. `make run` sets it."),
+            "`1` turns on the demo: the public caught-mail page `/dev/mailbox`, and the current code shown "
+            "on the two-factor page for accounts on the published demo secret. Refused unless BASE_URL is "
+            "on this machine. `make run` sets it."),
+    Setting("TRUSTED_PROXIES", "0",
+            "How many reverse proxies sit in front of the app; their X-Forwarded-For/-Proto/-Host "
+            "headers are then trusted for client IPs (rate limits, audit log)."),
     Setting("RATELIMIT_STORAGE_URI", "memory://",
             "Flask-Limiter storage. Per process by default; use `redis://…` or `memcached://…` with several workers."),
     Setting("RATELIMIT_ENABLED", "1", "`0` turns rate limits off (load tests and benchmarks only)."),

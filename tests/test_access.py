@@ -31,6 +31,7 @@ EXPECTED = {
     "preferences.link_stop_marketing": PUBLIC,
     "preferences.fresh_link": PUBLIC,
     "dpo.home": {Role.DPO},
+    "dpo.verify_audit": {Role.DPO},
     "dpo.registry": {Role.DPO, Role.ADMIN},
     "sales.home": {Role.SALES_OPS},
     "admin.users": {Role.ADMIN},

@@ -1,6 +1,8 @@
 """The audit log is a hash chain: any edit or deletion is found."""
+import pytest
+
 from app.db import database
-from app.models import AuditEvent
+from app.models import AuditEvent, Role
 from app.services import audit
 
 
@@ -18,6 +20,13 @@ def test_ips_are_truncated_before_they_are_stored(db):
     write_three()
     assert {e.ip for e in AuditEvent.select()} == {"203.0.113.0"}
     assert audit.truncate_ip("2001:db8:85a3:8d3:1319:8a2e:370:7348") == "2001:db8:85a3::"
+
+
+@pytest.mark.parametrize("ip,kept", [
+    ("192.0.2.77", "192.0.2.0"), ("::1", "::"), ("2001:db8::1", "2001:db8::"),
+    ("::ffff:192.0.2.1", "192.0.2.0"), ("not an ip", None), ("", None), (None, None)])
+def test_truncation_handles_every_address_form(ip, kept):
+    assert audit.truncate_ip(ip) == kept
 
 
 def test_an_edited_record_breaks_the_chain_where_it_was_edited(db):
@@ -53,3 +62,23 @@ def test_a_fork_in_the_chain_cannot_be_written(db):
     except peewee.IntegrityError:
         return
     raise AssertionError("a second record after the same predecessor was accepted")
+
+
+def test_deleting_a_person_does_not_break_the_chain(db, make_user):
+    person = make_user()
+    audit.record(audit.Event("test.event", subject=person))
+    write_three()
+    person.delete_instance()  # the foreign key is nulled; the hashed copy stays
+    assert audit.verify_chain() == (True, 4, None)
+
+
+def test_the_dpo_verifies_the_chain_on_demand(client, login_as):
+    from tests.support.forms import post_form
+    login_as(Role.DPO)
+    assert "Verify the whole chain now" in client.get("/dpo/").text
+    response = post_form(client, "/dpo/audit/verify", token_from="/dpo/", headers={"HX-Request": "true"})
+    assert "Chain intact" in response.text and "<html" not in response.text
+    with database.connection_context():
+        AuditEvent.update(action="edited").where(AuditEvent.id == AuditEvent.select().first().id).execute()
+    response = post_form(client, "/dpo/audit/verify", token_from="/dpo/")
+    assert "Chain broken at record" in response.text

@@ -205,3 +205,46 @@ def test_a_mail_server_that_is_down_gets_a_clear_message(app, client):
     response = post_form(client, "/login/email", {"email": "patient@example.com"})
     assert response.status_code == 503
     assert "could not send the email just now" in response.text
+
+
+def test_the_half_signed_in_state_expires_after_ten_minutes(client, make_user, monkeypatch):
+    dpo = make_user(Role.DPO)
+    post_form(client, "/login", {"email": dpo.email, "password": TEST_PASSWORD})
+    later = time.time() + 601
+    monkeypatch.setattr("app.web.auth.routes.time.time", lambda: later)
+    response = post_form(client, "/login/two-factor", {"code": pyotp.TOTP(TEST_TOTP_SECRET).now()},
+                         token_from="/login")
+    assert response.status_code == 302 and response.headers["Location"] == "/login"
+
+
+def test_totp_guesses_are_limited_per_account(app, make_user):
+    dpo = make_user(Role.DPO)
+    browsers = []
+    for ip in ("192.0.2.1", "192.0.2.2"):  # two places: only the account ties them together
+        c = app.test_client()
+        c.environ_base["REMOTE_ADDR"] = ip
+        post_form(c, "/login", {"email": dpo.email, "password": TEST_PASSWORD})
+        browsers.append(c)
+    statuses = [post_form(browsers[i % 2], "/login/two-factor", {"code": f"{i:06d}"}).status_code
+                for i in range(6)]
+    assert statuses == [401] * 5 + [429]
+
+
+def test_behind_a_trusted_proxy_the_client_ip_is_audited(database_url, smtp, tmp_path, password_hash):
+    from app import create_app
+    app = create_app({"TESTING": True, "DATABASE_URL": database_url, "INSTANCE_PATH": str(tmp_path),
+                      "MAIL_URL": smtp.url, "TRUSTED_PROXIES": "1"})
+    with database.connection_context():
+        user = User.create(email="proxied@example.com", role="subject", password_hash=password_hash)
+    client = app.test_client()
+    post_form(client, "/login", {"email": user.email, "password": TEST_PASSWORD},
+              headers={"X-Forwarded-For": "198.51.100.200"})
+    with database.connection_context():
+        assert AuditEvent.get(AuditEvent.action == "login.succeeded").ip == "198.51.100.0"
+        user.delete_instance()
+        AuditEvent.delete().execute()
+
+
+def test_emails_carry_a_date(client, smtp):
+    ask_for_link(client, smtp, "dated@example.com")
+    assert smtp.wait_for("dated@example.com")["Date"]

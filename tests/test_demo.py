@@ -12,6 +12,8 @@ from app.services.demo import DEMO_LOGINS, DEMO_PASSWORD, DEMO_TOTP_SECRET, seed
 from app.services.personal_data import holdings_of
 from tests.support.forms import post_form
 
+HOMES = {Role.SUBJECT: "/portal/", Role.DPO: "/dpo/", Role.SALES_OPS: "/sales/", Role.ADMIN: "/admin/users",
+         Role.CUSTOMER_ADMIN: "/customer/"}
 NOT_SEEDED = {"Sign-in links", "Audit log",  # written by using the app, not by the seed
               "API keys you created (staff)"}  # staff only: Alice is an end user
 
@@ -31,7 +33,7 @@ def test_seeding_twice_changes_nothing(seeded):
         assert User.select().where(User.role == Role.SUBJECT.value).count() >= 50
 
 
-def test_alice_has_data_in_every_category(seeded):
+def test_alice_has_data_in_every_category_an_end_user_can_have(seeded):
     with seeded.app_context(), database.connection_context():
         alice = User.by_email("alice@example.com")
         empty = [h.entry.category for h in holdings_of(alice) if h.rows == 0]
@@ -56,8 +58,8 @@ def test_each_demo_login_reaches_its_home(seeded, email, role, _):
     assert response.status_code == 303
     if role in (Role.DPO, Role.ADMIN):
         response = post_form(client, "/login/two-factor", {"code": totp_for(DEMO_TOTP_SECRET).now()})
-    home = client.get(response.headers["Location"])
-    assert home.status_code == 200
+    assert response.headers["Location"] == HOMES[role]
+    assert client.get(response.headers["Location"]).status_code == 200
 
 
 def test_the_demo_command_prints_the_logins(app, runner):
@@ -83,3 +85,20 @@ def test_demo_mode_shows_the_code_only_for_the_published_demo_secret(seeded, mak
     post_form(other, "/login", {"email": dpo.email, "password": TEST_PASSWORD})
     page = other.get("/login/two-factor")
     assert page.status_code == 200 and "current code is shown" not in page.text
+
+
+def test_the_demo_hint_never_offers_a_code_that_was_just_used(seeded):
+    import re as _re
+    demo = create_app({**{k: seeded.config[k] for k in ("DATABASE_URL", "INSTANCE_PATH", "MAIL_URL", "SECRET_KEY")},
+                       "TESTING": True, "DEMO_MODE": "1"})
+    for _ in range(2):  # twice within the same 30 seconds
+        client = demo.test_client()
+        post_form(client, "/login", {"email": "dpo@example.com", "password": DEMO_PASSWORD})
+        code = _re.search(r"current code is shown here: <strong>(\d{6})</strong>", client.get("/login/two-factor").text)
+        response = post_form(client, "/login/two-factor", {"code": code.group(1)})
+        assert response.status_code == 303, response.text
+
+
+def test_demo_mode_refuses_to_start_on_a_public_address(tmp_path):
+    with pytest.raises(RuntimeError, match="DEMO_MODE is for a laptop"):
+        create_app({"DEMO_MODE": "1", "BASE_URL": "https://privacy.example.com", "INSTANCE_PATH": str(tmp_path)})

@@ -98,3 +98,26 @@ def test_pages_stay_accessible_in_dark_mode_on_a_phone(page, live_server, make_u
     assert_accessible(page)
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+
+
+def test_staff_pages_fit_a_phone_and_htmx_survives_an_expired_session(page, live_server, make_user):
+    import pyotp
+    admin = make_user(Role.ADMIN)
+    for i in range(3):
+        make_user(Role.SUBJECT, email=f"a-rather-long-address-number-{i}@subdomain.example.com")
+    page.set_viewport_size({"width": 375, "height": 740})
+    page.goto("/login")
+    page.get_by_label("Email address").fill(admin.email)
+    page.get_by_label("Password").fill(TEST_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_label("6-digit code").fill(pyotp.TOTP(TEST_TOTP_SECRET).now())
+    page.get_by_role("button", name="Verify").click()
+    page.get_by_role("heading", name="Users").wait_for()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375  # the table scrolls, not the page
+    assert_accessible(page)
+
+    page.context.clear_cookies()  # the session ends while the page is open
+    page.get_by_label("Search by email or name").fill("rather")
+    page.wait_for_url(re.compile(r"/login\?next=/admin/users"))
+    expect(page.get_by_role("heading", name="Sign in")).to_have_count(1)  # a whole page, not a fragment
+    assert page.locator("header.site-header").count() == 1

@@ -110,3 +110,18 @@ def test_form_fields_carry_no_empty_attributes(client):
     html = client.get("/login").text
     assert '="None"' not in html
     assert 'autocomplete="current-password"' in html
+
+
+def test_an_expired_session_sends_htmx_to_the_login_page_not_into_a_fragment(client):
+    response = client.get("/admin/users?q=x", headers={"HX-Request": "true",
+                                                        "HX-Current-URL": "http://localhost/admin/users?q=x"})
+    assert response.status_code == 401 and response.text == ""
+    assert response.headers["HX-Redirect"] == "/login?next=/admin/users?q%3Dx"
+
+
+def test_htmx_errors_go_to_the_pages_error_region(client, login_as):
+    login_as(Role.SUBJECT)
+    response = client.get("/admin/users", headers={"HX-Request": "true"})
+    assert response.status_code == 403
+    assert response.headers["HX-Retarget"] == "#htmx-error" and "<html" not in response.text
+    assert 'id="htmx-error"' in client.get("/portal/").text

@@ -9,7 +9,7 @@ from app.models.files import UploadedFile
 from app.models.profile import Profile
 from app.models.registry import REGISTRY
 from app.models.usage import Device, EmailEngagement, UsageEvent
-from app.models.user import ROLES_REQUIRING_TOTP, STAFF_ROLES, Role, SignInLink, User
+from app.models.user import ROLES_REQUIRING_TOTP, Role, SignInLink, User
 
 ALL_MODELS = (
     User, SignInLink, Lead, UploadedFile, Profile, CalendarEntry, CallLog, SmsLog,
@@ -18,4 +18,4 @@ ALL_MODELS = (
 )
 
 __all__ = [m.__name__ for m in ALL_MODELS] + [
-    "ALL_MODELS", "REGISTRY", "ConsentSource", "LeadSource", "PurposeKind", "Role", "ROLES_REQUIRING_TOTP", "STAFF_ROLES"]
+    "ALL_MODELS", "REGISTRY", "ConsentSource", "LeadSource", "PurposeKind", "Role", "ROLES_REQUIRING_TOTP"]

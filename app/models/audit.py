@@ -26,6 +26,8 @@ class AuditEvent(BaseModel):
     actor = peewee.ForeignKeyField(User, null=True, backref="audit_actions", on_delete="SET NULL")
     actor_label = peewee.CharField(max_length=254)  # survives the actor's erasure
     subject = peewee.ForeignKeyField(User, null=True, backref="audit_events", on_delete="SET NULL")
+    # The hash covers this copy, not the foreign key, which erasing a person nulls.
+    subject_ref = peewee.IntegerField(null=True, index=True)
     details = peewee.TextField(default="{}")  # canonical JSON
     ip = peewee.CharField(max_length=64, null=True)
     prev_hash = peewee.CharField(max_length=64, unique=True)  # a fork in the chain cannot be written

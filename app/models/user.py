@@ -29,7 +29,6 @@ ROLE_LABELS = {
     Role.ADMIN: "Administrator",
     Role.CUSTOMER_ADMIN: "Business customer admin",
 }
-STAFF_ROLES = frozenset({Role.DPO, Role.SALES_OPS, Role.ADMIN})
 ROLES_REQUIRING_TOTP = frozenset({Role.DPO, Role.ADMIN})
 
 

@@ -7,6 +7,7 @@ past record breaks every hash after it, and `verify_chain` finds where.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 from dataclasses import dataclass, field
 
@@ -35,13 +36,16 @@ def _digest(prev_hash: str, occurred_at, action, actor_label, subject_id, detail
 
 
 def truncate_ip(ip: str | None) -> str | None:
-    """Keep the network, drop the host: /24 for IPv4, /48 for IPv6."""
-    if not ip:
+    """Keep the network, drop the host: /24 for IPv4, /48 for IPv6 (IPv4-mapped
+    IPv6 addresses count as IPv4). Anything unparseable is not stored at all."""
+    try:
+        address = ipaddress.ip_address((ip or "").strip())
+    except ValueError:
         return None
-    if ":" in ip:
-        return ":".join(ip.split(":")[:3]) + "::"
-    parts = ip.split(".")
-    return ".".join(parts[:3] + ["0"]) if len(parts) == 4 else None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    prefix = 24 if address.version == 4 else 48
+    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)
 
 
 def record(event: Event) -> AuditEvent:
@@ -58,7 +62,7 @@ def record(event: Event) -> AuditEvent:
         ip = truncate_ip(event.ip)
         return AuditEvent.create(
             occurred_at=now, action=event.action, actor=event.actor, actor_label=actor_label,
-            subject=event.subject, details=json.dumps(details, sort_keys=True), ip=ip,
+            subject=event.subject, subject_ref=subject_id, details=json.dumps(details, sort_keys=True), ip=ip,
             prev_hash=prev,
             hash=_digest(prev, now, event.action, actor_label, subject_id, details, ip))
 
@@ -68,10 +72,14 @@ def verify_chain() -> tuple[bool, int, int | None]:
     prev = GENESIS
     count = 0
     for row in AuditEvent.select().order_by(AuditEvent.id).iterator():
-        expected = _digest(prev, row.occurred_at, row.action, row.actor_label, row.subject_id,
+        expected = _digest(prev, row.occurred_at, row.action, row.actor_label, row.subject_ref,
                            json.loads(row.details), row.ip)
         if row.prev_hash != prev or row.hash != expected:
             return False, count, row.id
         prev = row.hash
         count += 1
     return True, count, None
+
+
+def recent_events(limit: int = 20):
+    return AuditEvent.select().order_by(AuditEvent.id.desc()).limit(limit)

@@ -141,6 +141,16 @@ def _matching_step(secret: str, code: str) -> int | None:
     return None
 
 
+def unused_code(user: User) -> str:
+    """The code to type now: the current one, or the next (accepted as clock drift)
+    when the current one was just used."""
+    totp = totp_for(user.totp_secret)
+    now = int(time.time())
+    if user.totp_last_step is not None and now // totp.interval <= user.totp_last_step:
+        return totp.at(now + totp.interval)
+    return totp.at(now)
+
+
 def enrol_totp(user: User, secret: str, code: str) -> None:
     step = _matching_step(secret, code)
     if step is None:

@@ -40,9 +40,9 @@ ALICE_EMAIL = "alice@example.com"
 
 DEMO_LOGINS = (
     (ALICE_EMAIL, Role.SUBJECT, "End user with data in every category"),
-    ("dpo@example.com", Role.DPO, "Data protection officer: requests, register, audit log"),
-    ("sales@example.com", Role.SALES_OPS, "Sales ops: subscribers and imports"),
-    ("admin@example.com", Role.ADMIN, "Administrator: staff accounts and settings"),
+    ("dpo@example.com", Role.DPO, "Data protection officer: audit log, register of personal data"),
+    ("sales@example.com", Role.SALES_OPS, "Sales ops"),
+    ("admin@example.com", Role.ADMIN, "Administrator: users, purposes, API keys"),
     ("customer@example.com", Role.CUSTOMER_ADMIN, "Business customer admin"),
 )
 _LOGIN_NAMES = {

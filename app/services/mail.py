@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import smtplib
 from email.message import EmailMessage
-from email.utils import make_msgid
+from email.utils import formatdate, make_msgid
 from urllib.parse import unquote, urlsplit
 
 from flask import current_app, render_template
@@ -18,6 +18,7 @@ def build_message(to: str, subject: str, template: str, **context) -> EmailMessa
     msg["From"] = current_app.config["MAIL_FROM"]
     msg["To"] = to
     msg["Subject"] = subject
+    msg["Date"] = formatdate(usegmt=True)
     msg["Message-ID"] = make_msgid(domain="privacy.invalid")
     msg.set_content(render_template(f"email/{template}.txt", **context))
     msg.add_alternative(render_template(f"email/{template}.html", **context), subtype="html")

@@ -2,7 +2,9 @@
 refused (and a test fails), so no route can be forgotten."""
 from __future__ import annotations
 
-from flask import abort, current_app, request
+from urllib.parse import urlsplit
+
+from flask import abort, current_app, request, url_for
 from flask_login import current_user
 
 from app.models import Role
@@ -33,6 +35,12 @@ def check_access() -> None:
     if rule == PUBLIC:
         return None
     if not current_user.is_authenticated:
+        if request.headers.get("HX-Request") == "true":
+            # A redirect would be followed by htmx and the login page swapped into a
+            # fragment; send the whole window there instead, back to the page after.
+            here = urlsplit(request.headers.get("HX-Current-URL") or request.path)
+            back = here.path + (f"?{here.query}" if here.query else "")
+            return "", 401, {"HX-Redirect": url_for("auth.login", next=back)}
         return current_app.login_manager.unauthorized()
     if rule is None or current_user.role_enum not in rule:
         abort(403)

@@ -25,8 +25,11 @@ def render_error(status: int, detail: str | None = None):
     title, hint = MESSAGES.get(status, MESSAGES[500 if status >= 500 else 400])
     if request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json":
         return {"error": title, "detail": detail or hint, "status": status}, status
-    template = "errors/_error.html" if request.headers.get("HX-Request") == "true" else "errors/error.html"
-    return render_template(template, status=status, title=title, detail=detail or hint), status
+    if request.headers.get("HX-Request") == "true":
+        # Shown in the page's error region, whatever element the request meant to swap.
+        body = render_template("errors/_error.html", status=status, title=title, detail=detail or hint)
+        return body, status, {"HX-Retarget": "#htmx-error", "HX-Reswap": "innerHTML"}
+    return render_template("errors/error.html", status=status, title=title, detail=detail or hint), status
 
 
 def register(app: Flask) -> None:

@@ -1,6 +1,7 @@
 """Sign in (password or email link), the staff second factor, sign out."""
 from __future__ import annotations
 
+import time
 from urllib.parse import urlsplit
 
 import segno
@@ -10,6 +11,7 @@ from markupsafe import Markup
 
 from app.extensions import limiter
 from app.models import User
+from app.models.fields import Cipher
 from app.models.user import normalise_email
 from app.services import auth
 from app.services.demo import DEMO_TOTP_SECRET
@@ -20,7 +22,8 @@ from app.web.auth.forms import EmptyForm, PasswordLoginForm, SignInLinkForm, Tot
 from app.web.navigation import home_endpoint
 
 bp = Blueprint("auth", __name__)
-PENDING = "pending_second_factor"  # session: {"user_id", "method"} between factors
+PENDING = "pending_second_factor"  # session: {"user_id", "method", "since"} between factors
+PENDING_LIFETIME_SECONDS = 600
 
 
 def _email_key() -> str:
@@ -36,8 +39,8 @@ def _safe_next(target: str | None) -> str | None:
 
 
 def _finish(user: User, method: str):
-    session.pop(PENDING, None)
-    next_url = _safe_next(session.pop("next_url", None))
+    next_url = _safe_next(session.get("next_url"))
+    session.clear()  # nothing from before the sign-in carries over
     login_user(user)
     auth.complete_sign_in(user, method, request.remote_addr)
     return redirect(next_url or url_for(home_endpoint(user)), 303)
@@ -46,7 +49,7 @@ def _finish(user: User, method: str):
 def _after_first_factor(user: User, method: str):
     if not user.needs_totp:
         return _finish(user, method)
-    session[PENDING] = {"user_id": user.id, "method": method}
+    session[PENDING] = {"user_id": user.id, "method": method, "since": int(time.time())}
     return redirect(url_for("auth.totp" if user.totp_secret else "auth.totp_setup"), 303)
 
 
@@ -63,6 +66,8 @@ def index():
 @limiter.limit("10/minute;50/hour", methods=["POST"])
 @limiter.limit("5/minute;20/hour", methods=["POST"], key_func=_email_key)
 def login():
+    if current_user.is_authenticated and request.method == "GET":
+        return redirect(url_for(home_endpoint(current_user)))
     form = PasswordLoginForm()
     if request.method == "GET" and request.args.get("next"):
         session["next_url"] = _safe_next(request.args["next"])
@@ -113,14 +118,24 @@ def redeem_link(token):
 
 
 def _pending_user() -> tuple[User, str] | None:
+    """The person between password and second factor; that state lasts 10 minutes."""
     pending = session.get(PENDING)
-    user = User.get_or_none(User.id == pending["user_id"]) if pending else None
+    if not pending or time.time() - pending.get("since", 0) > PENDING_LIFETIME_SECONDS:
+        session.pop(PENDING, None)
+        return None
+    user = User.get_or_none(User.id == pending["user_id"])
     return (user, pending["method"]) if user and user.active else None
+
+
+def _pending_key() -> str:
+    pending = session.get(PENDING) or {}
+    return f"pending:{pending.get('user_id')}"
 
 
 @bp.route("/login/two-factor", methods=["GET", "POST"])
 @public
-@limiter.limit("5/minute;30/hour", methods=["POST"])
+@limiter.limit("10/minute;60/hour", methods=["POST"])
+@limiter.limit("5/minute;20/hour", methods=["POST"], key_func=_pending_key)  # per account, too
 def totp():
     pending = _pending_user()
     if pending is None:
@@ -142,20 +157,24 @@ def _demo_code(user: User) -> str | None:
     """In demo mode, accounts on the published demo secret are shown their code, so
     the demo can be tried without an authenticator app. Nobody else ever is."""
     if current_app.config["DEMO_MODE"] and user.totp_secret == DEMO_TOTP_SECRET:
-        return auth.totp_for(DEMO_TOTP_SECRET).now()
+        return auth.unused_code(user)
     return None
 
 
 @bp.route("/login/two-factor/setup", methods=["GET", "POST"])
 @public
-@limiter.limit("5/minute;30/hour", methods=["POST"])
+@limiter.limit("10/minute;60/hour", methods=["POST"])
+@limiter.limit("5/minute;20/hour", methods=["POST"], key_func=_pending_key)
 def totp_setup():
     pending = _pending_user()
     if pending is None or pending[0].totp_secret:
         return redirect(url_for("auth.login"))
     user, method = pending
-    # The candidate secret lives in the signed session until a code proves it works.
-    secret = session.setdefault("totp_candidate", auth.new_totp_secret())
+    # The candidate secret waits in the session cookie until a code proves it works;
+    # encrypted there, since Flask's cookie is signed but readable.
+    if "totp_candidate" not in session:
+        session["totp_candidate"] = Cipher.get().encrypt(auth.new_totp_secret().encode()).decode()
+    secret = Cipher.get().decrypt(session["totp_candidate"].encode()).decode()
     form = TotpForm()
     if form.validate_on_submit():
         try:

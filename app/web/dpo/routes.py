@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template
 
-from app.models import AuditEvent, Role
-from app.services.audit import verify_chain
+from app.models import Role
+from app.services.audit import recent_events, verify_chain
 from app.services.personal_data import registry_entries
 from app.web.access import roles
+from app.web.rendering import render_page_or_fragment
 
 bp = Blueprint("dpo", __name__, url_prefix="/dpo")
 
@@ -14,10 +15,16 @@ bp = Blueprint("dpo", __name__, url_prefix="/dpo")
 @bp.get("/")
 @roles(Role.DPO)
 def home():
-    recent = AuditEvent.select().order_by(AuditEvent.id.desc()).limit(20)
+    return render_template("dpo/home.html", recent=recent_events(20), verification=None)
+
+
+@bp.post("/audit/verify")
+@roles(Role.DPO)
+def verify_audit():
+    # On demand, not on every page view: the walk reads the whole log.
     intact, checked, broken_at = verify_chain()
-    return render_template("dpo/home.html", recent=recent, chain_intact=intact,
-                           chain_checked=checked, chain_broken_at=broken_at)
+    return render_page_or_fragment("dpo/home.html", "dpo/_verification.html", recent=recent_events(20),
+                                   verification={"intact": intact, "checked": checked, "broken_at": broken_at})
 
 
 @bp.get("/register")
