@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from app.models import Role
 from tests.conftest import TEST_PASSWORD, TEST_TOTP_SECRET
-from tests.support.browser import assert_accessible
+from tests.support.browser import assert_accessible, sign_in
 from tests.support.smtp import text_of
 
 pytestmark = pytest.mark.browser
@@ -63,15 +63,9 @@ def test_a_dpo_signs_in_with_password_and_totp(page, live_server, make_user):
 
 
 def test_an_admin_searches_users_with_htmx(page, live_server, make_user):
-    import pyotp
     admin = make_user(Role.ADMIN)
     make_user(Role.SUBJECT, email="zelda@example.com")
-    page.goto("/login")
-    page.get_by_label("Email address").fill(admin.email)
-    page.get_by_label("Password").fill(TEST_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_label("6-digit code").fill(pyotp.TOTP(TEST_TOTP_SECRET).now())
-    page.get_by_role("button", name="Verify").click()
+    sign_in(page, admin.email, TEST_PASSWORD, TEST_TOTP_SECRET)
     page.get_by_role("heading", name="Users").wait_for()
     assert_accessible(page)
     rows = page.locator("#user-rows tbody tr")
@@ -101,17 +95,11 @@ def test_pages_stay_accessible_in_dark_mode_on_a_phone(page, live_server, make_u
 
 
 def test_staff_pages_fit_a_phone_and_htmx_survives_an_expired_session(page, live_server, make_user):
-    import pyotp
     admin = make_user(Role.ADMIN)
     for i in range(3):
         make_user(Role.SUBJECT, email=f"a-rather-long-address-number-{i}@subdomain.example.com")
     page.set_viewport_size({"width": 375, "height": 740})
-    page.goto("/login")
-    page.get_by_label("Email address").fill(admin.email)
-    page.get_by_label("Password").fill(TEST_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_label("6-digit code").fill(pyotp.TOTP(TEST_TOTP_SECRET).now())
-    page.get_by_role("button", name="Verify").click()
+    sign_in(page, admin.email, TEST_PASSWORD, TEST_TOTP_SECRET)
     page.get_by_role("heading", name="Users").wait_for()
     assert page.evaluate("document.documentElement.scrollWidth") <= 375  # the table scrolls, not the page
     assert_accessible(page)

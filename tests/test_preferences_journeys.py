@@ -5,16 +5,13 @@ from playwright.sync_api import expect
 from app.models import Role
 from app.services.preference_links import make_token
 from tests.conftest import TEST_PASSWORD
-from tests.support.browser import assert_accessible
+from tests.support.browser import assert_accessible, sign_in
 
 pytestmark = pytest.mark.browser
 
 
-def sign_in(page, email):
-    page.goto("/login")
-    page.get_by_label("Email address").fill(email)
-    page.get_by_label("Password").fill(TEST_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+def sign_in_as(page, email):
+    sign_in(page, email, TEST_PASSWORD)
     page.get_by_role("heading", name="Hello").wait_for()
 
 
@@ -24,7 +21,7 @@ def tracking_switch(page):
 
 def test_alice_switches_click_tracking_off_and_on_and_it_holds(page, make_user):
     make_user(Role.SUBJECT, email="alice@example.com", name="Alice")
-    sign_in(page, "alice@example.com")
+    sign_in_as(page, "alice@example.com")
     page.get_by_role("link", name="Preferences").click()
     assert_accessible(page)
     switch = tracking_switch(page)
@@ -59,7 +56,7 @@ def test_preferences_work_with_javascript_off(chromium, live_server, make_user):
     context = chromium.new_context(base_url=live_server, java_script_enabled=False)
     page = context.new_page()
     try:
-        sign_in(page, "nojs@example.com")
+        sign_in_as(page, "nojs@example.com")
         page.goto("/preferences")
         tracking_switch(page).click()  # a plain form POST, then a redirect back
         page.wait_for_url("**/preferences#purpose-click_tracking")

@@ -1,7 +1,7 @@
 """The web layer: blueprints, access control, headers, errors."""
 from __future__ import annotations
 
-from flask import Flask, g
+from flask import Flask
 from flask_login import current_user
 
 from app.extensions import login_manager

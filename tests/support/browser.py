@@ -25,3 +25,16 @@ def axe_violations(page, impacts=("serious", "critical")) -> list[dict]:
 def assert_accessible(page) -> None:
     bad = axe_violations(page)
     assert not bad, f"axe-core found serious/critical violations on {page.url}: {bad}"
+
+
+def sign_in(page, email: str, password: str, totp_secret: str | None = None) -> None:
+    """Sign in through the real forms; staff pass their TOTP secret."""
+    import pyotp
+    page.goto("/login")
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    if totp_secret:
+        page.get_by_label("6-digit code").fill(pyotp.TOTP(totp_secret).now())
+        page.get_by_role("button", name="Verify").click()
+    page.wait_for_load_state()
