@@ -6,6 +6,7 @@ from app.models.billing import PaymentMethod, SupportInteraction
 from app.models.consent import ConsentEvent, ConsentSource, ConsentState, Purpose, PurposeKind
 from app.models.contacts import Lead, LeadSource
 from app.models.files import UploadedFile
+from app.models.jobs import DataExport, Job, JobStatus
 from app.models.profile import Profile
 from app.models.registry import REGISTRY
 from app.models.usage import Device, EmailEngagement, UsageEvent
@@ -14,8 +15,8 @@ from app.models.user import ROLES_REQUIRING_TOTP, Role, SignInLink, User
 ALL_MODELS = (
     User, SignInLink, Lead, UploadedFile, Profile, CalendarEntry, CallLog, SmsLog,
     LocationCheckin, UsageEvent, EmailEngagement, Device, PaymentMethod,
-    SupportInteraction, AuditEvent, Purpose, ConsentEvent, ConsentState, ApiKey,
+    SupportInteraction, AuditEvent, Purpose, ConsentEvent, ConsentState, ApiKey, Job, DataExport,
 )
 
 __all__ = [m.__name__ for m in ALL_MODELS] + [
-    "ALL_MODELS", "REGISTRY", "ConsentSource", "LeadSource", "PurposeKind", "Role", "ROLES_REQUIRING_TOTP"]
+    "ALL_MODELS", "JobStatus", "REGISTRY", "ConsentSource", "LeadSource", "PurposeKind", "Role", "ROLES_REQUIRING_TOTP"]

@@ -40,7 +40,8 @@ class PersonalData:
     person: str | None = None
     person_email: str | None = None
     hold_reason: str | None = None
-    masked_fields: tuple[str, ...] = ()
+    masked_fields: tuple[str, ...] = ()   # shown and exported as their last 4 characters only
+    secret_fields: tuple[str, ...] = ()   # never shown or exported (credentials)
     model: type[peewee.Model] | None = field(default=None, compare=False)
 
     def __post_init__(self):

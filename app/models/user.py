@@ -42,7 +42,7 @@ ROLES_REQUIRING_TOTP = frozenset({Role.DPO, Role.ADMIN})
     retention="While the account exists; closed accounts are erased within 30 days.",
     erasure=Erasure.ANONYMISE,
     person="self",
-    masked_fields=("password_hash", "totp_secret", "totp_last_step"),
+    secret_fields=("password_hash", "totp_secret", "totp_last_step"),
 )
 class User(BaseModel):
     # Stored lower-cased: addresses are unique case-insensitively, on every database.

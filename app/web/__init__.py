@@ -1,11 +1,12 @@
 """The web layer: blueprints, access control, headers, errors."""
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, has_request_context
 from flask_login import current_user
 
 from app.extensions import login_manager
 from app.models import User
+from app.models.base import utcnow
 from app.web import access, errors, headers
 from app.web.navigation import navigation_for
 
@@ -16,12 +17,13 @@ def register_web(app: Flask) -> None:
     from app.web.auth.routes import bp as auth_bp
     from app.web.customer.routes import bp as customer_bp
     from app.web.dpo.routes import bp as dpo_bp
+    from app.web.my_data.routes import bp as my_data_bp
     from app.web.portal.routes import bp as portal_bp
     from app.web.preferences.routes import bp as preferences_bp
     from app.web.sales.routes import bp as sales_bp
     from app.web.system.routes import bp as system_bp
 
-    for bp in (auth_bp, portal_bp, preferences_bp, dpo_bp, sales_bp, admin_bp, customer_bp, api_bp, system_bp):
+    for bp in (auth_bp, portal_bp, my_data_bp, preferences_bp, dpo_bp, sales_bp, admin_bp, customer_bp, api_bp, system_bp):
         app.register_blueprint(bp)
     if app.config["DEMO_MODE"]:
         from app.web.system.mailbox import bp as mailbox_bp
@@ -33,7 +35,8 @@ def register_web(app: Flask) -> None:
 
     @app.context_processor
     def layout_context():
-        return {"navigation": navigation_for(current_user), "demo_mode": app.config["DEMO_MODE"]}
+        user = current_user if has_request_context() else None  # jobs render templates too
+        return {"navigation": navigation_for(user), "demo_mode": app.config["DEMO_MODE"], "now": utcnow()}
 
 
 @login_manager.user_loader

@@ -4,7 +4,7 @@ from __future__ import annotations
 from app.models import Role
 
 NAVIGATION = {
-    Role.SUBJECT: [("portal.home", "My privacy"), ("preferences.page", "Preferences"),
+    Role.SUBJECT: [("portal.home", "My privacy"), ("my_data.overview", "My data"), ("preferences.page", "Preferences"),
                    ("preferences.history", "Consent history")],
     Role.DPO: [("dpo.home", "DPO console"), ("dpo.registry", "Data register")],
     Role.SALES_OPS: [("sales.home", "Sales ops")],
@@ -15,7 +15,8 @@ NAVIGATION = {
 
 
 def navigation_for(user) -> list[tuple[str, str]]:
-    return NAVIGATION[user.role_enum] if user.is_authenticated else []
+    """`user` is None outside a request (templates rendered by jobs, emails)."""
+    return NAVIGATION[user.role_enum] if user is not None and user.is_authenticated else []
 
 
 def home_endpoint(user) -> str:

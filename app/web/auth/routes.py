@@ -17,7 +17,7 @@ from app.services import auth
 from app.services.demo import DEMO_TOTP_SECRET
 from app.services.errors import AuthError
 from app.web.access import public
-from app.web.links import external_url
+from app.services.links import external_url
 from app.web.auth.forms import EmptyForm, PasswordLoginForm, SignInLinkForm, TotpForm
 from app.web.navigation import home_endpoint
 

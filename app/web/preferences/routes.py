@@ -14,7 +14,7 @@ from app.services.errors import ServiceError
 from app.services.preference_links import person_for_token, send_fresh_link
 from app.services.receipts import consent_receipt
 from app.web.access import public, roles
-from app.web.links import external_url
+from app.services.links import external_url
 from app.web.preferences.context import PreferenceContext
 from app.web.preferences.forms import FreshLinkForm
 

@@ -1,0 +1,109 @@
+"""The job runner: progress, failures, and a scheduler killed half-way."""
+import os
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from app.db import database
+from app.models import DataExport, Job, JobStatus, Lead, Role
+from app.services import exports, jobs
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def counting_job():
+    calls = []
+
+    @jobs.handler("test.count")
+    def count(job, progress):
+        progress.total(3)
+        for _ in range(3):
+            calls.append(job.id)
+            progress.advance()
+    yield calls
+    jobs.HANDLERS.pop("test.count")
+
+
+def test_a_job_runs_and_reports_its_progress(db, counting_job):
+    job = jobs.enqueue("test.count")
+    assert jobs.run_pending() == 1
+    job = Job.get_by_id(job.id)
+    assert (job.status, job.progress_done, job.progress_total, job.attempts) == ("done", 3, 3, 1)
+    assert job.percent == 100 and job.finished
+    assert jobs.run_pending() == 0  # nothing left
+
+
+def test_a_failing_job_records_why_and_the_next_one_still_runs(db, counting_job):
+    @jobs.handler("test.broken")
+    def broken(job, progress):
+        raise RuntimeError("disk full")
+    try:
+        bad, good = jobs.enqueue("test.broken"), jobs.enqueue("test.count")
+        assert jobs.run_pending() == 2
+    finally:
+        jobs.HANDLERS.pop("test.broken")
+    assert Job.get_by_id(bad.id).error == "RuntimeError: disk full"
+    assert Job.get_by_id(good.id).status == "done"
+
+
+def test_an_unknown_kind_is_refused(db):
+    with pytest.raises(ValueError, match="no handler"):
+        jobs.enqueue("no.such.kind")
+
+
+WORKER = """
+import sys, time
+from app import create_app
+from app.db import database
+import app.services.exports
+from app.services import jobs
+app = create_app()
+with app.app_context(), database.connection_context():
+    jobs.run_pending()
+"""
+
+
+def test_an_export_killed_half_way_is_resumed_and_finishes_once(app, make_user, monkeypatch):
+    person = make_user(Role.SUBJECT)
+    with app.app_context(), database.connection_context():
+        for start in range(0, 30_000, 1000):  # enough rows that the export takes a while
+            Lead.insert_many([{"owner": person.id, "name": f"Lead {i}", "email": f"l{i}@example.com"}
+                              for i in range(start, start + 1000)]).execute()
+        export = exports.request_export(person)
+    env = {**os.environ, "DATABASE_URL": app.config["DATABASE_URL"], "INSTANCE_PATH": app.instance_path,
+           "SECRET_KEY": app.config["SECRET_KEY"], "MAIL_URL": app.config["MAIL_URL"], "BASE_URL": "http://localhost"}
+    worker = subprocess.Popen([sys.executable, "-c", WORKER], cwd=ROOT, env=env)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with database.connection_context():
+                job = Job.get_by_id(export.job_id)
+            if job.status == "running":
+                time.sleep(0.3)  # into the work, not at its start
+                break
+            assert worker.poll() is None, "the worker finished before it could be killed"
+            time.sleep(0.05)
+        else:
+            raise AssertionError("the export never started")
+        worker.send_signal(signal.SIGKILL)
+    finally:
+        worker.wait()
+    with app.app_context(), database.connection_context():
+        assert Job.get_by_id(export.job_id).status == "running"  # left behind by the dead worker
+        monkeypatch.setattr(jobs, "STALE_AFTER", timedelta(seconds=-1))  # SQLite: its heartbeat counts as stopped
+        assert jobs.run_pending() == 1
+        job = Job.get_by_id(export.job_id)
+        export = DataExport.get_by_id(export.id)
+        assert (job.status, job.attempts, job.error) == ("done", 2, None)
+    folder = Path(app.instance_path) / "exports"
+    assert sorted(p.name for p in folder.iterdir()) == [export.file_name]  # one archive, no leftovers
+    with zipfile.ZipFile(folder / export.file_name) as archive:
+        with archive.open("lead.csv") as leads:
+            assert sum(1 for _ in leads) == 30_001  # header + every lead, once
