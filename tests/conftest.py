@@ -184,3 +184,23 @@ def page(chromium, live_server, request):
     context.close()
     assert not foreign, f"requests to other origins: {foreign}"
     assert not [e for e in console_errors if "Content Security Policy" in e], console_errors
+
+
+@pytest.fixture
+def job_worker(app):
+    """The scheduler's job loop, in a thread, for journeys that wait on jobs."""
+    from app.services import exports  # noqa: F401  (registers the export handler)
+    from app.services.jobs import run_pending
+    stop = threading.Event()
+
+    def loop():
+        while not stop.is_set():
+            with app.app_context(), database.connection_context():
+                run_pending()
+            stop.wait(0.2)
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    yield
+    stop.set()
+    thread.join()

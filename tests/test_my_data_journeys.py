@@ -1,0 +1,47 @@
+"""My data in a real browser: every category, then an export from request to ZIP."""
+import io
+import json
+import re
+import zipfile
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from app.db import database
+from app.models import User
+from app.services.demo import seed_demo
+from app.services.personal_data import registry_entries, rows_of, slug_of
+from tests.support.browser import assert_accessible, sign_in
+from tests.support.smtp import text_of
+
+pytestmark = pytest.mark.browser
+
+
+def test_alice_sees_every_category_and_downloads_her_export(page, app, live_server, smtp, job_worker):
+    with app.app_context(), database.connection_context():
+        seed_demo(Path(app.instance_path))
+    sign_in(page, "alice@example.com", "demo")
+    page.get_by_role("link", name="My data").click()
+    for entry in registry_entries():
+        expect(page.get_by_role("heading", name=re.compile("^" + re.escape(entry.category)))).to_be_visible()
+    assert_accessible(page)
+
+    page.get_by_role("button", name="Export my data").click()
+    expect(page.get_by_role("progressbar")).to_be_visible()  # polled by htmx while the job runs
+    expect(page.get_by_role("link", name="Download my data (ZIP)")).to_be_visible(timeout=30_000)
+    assert_accessible(page)
+
+    mail = text_of(smtp.wait_for("alice@example.com"))
+    link = re.search(r"http://\S+/my-data/exports/\d+/download", mail).group()
+    assert link.startswith(live_server)
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download my data (ZIP)").click()
+    archive = zipfile.ZipFile(io.BytesIO(Path(download.value.path()).read_bytes()))
+    data = json.loads(archive.read("data.json"))
+    with database.connection_context():
+        alice = User.by_email("alice@example.com")
+        for entry in registry_entries():
+            if slug_of(entry) != "audit_events":  # the export itself is audited after it was built
+                assert len(data["categories"][slug_of(entry)]["rows"]) == rows_of(entry, alice).count()
+    assert "index.html" in archive.namelist()
