@@ -17,6 +17,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(audit_cli)
     app.cli.add_command(jobs_cli)
     app.cli.add_command(devmail_cli)
+    app.cli.add_command(requests_cli)
 
 
 @click.command("demo", help="Seed the demo data once (does nothing if already seeded).")
@@ -72,3 +73,33 @@ def devmail_run():
         raise click.UsageError("MAIL_URL must point at this machine to catch mail here.")
     click.echo(f"Catching mail on {url.hostname}:{url.port}; read it at /dev/mailbox")
     serve_forever(Path(current_app.instance_path) / "mailbox", url.hostname, url.port)
+
+
+@click.group("requests", cls=AppGroup, help="Privacy requests (until the DPO console decides them).")
+def requests_cli():
+    pass
+
+
+@requests_cli.command("list", help="Requests waiting for a decision.")
+def requests_list():
+    from app.models import PrivacyRequest
+    with database.connection_context():
+        waiting = list(PrivacyRequest.select().where(PrivacyRequest.status == "pending_review")
+                       .order_by(PrivacyRequest.due_at))
+    for r in waiting:
+        click.echo(f"{r.id:>6}  {r.kind:<14} due {r.due_at:%Y-%m-%d}  received {r.received_at:%Y-%m-%d}")
+    if not waiting:
+        click.echo("No request is waiting for a decision.")
+
+
+@requests_cli.command("approve", help="Approve request ID; an erasure then runs as a job.")
+@click.argument("request_id", type=int)
+def requests_approve(request_id):
+    from app.services.errors import ServiceError
+    from app.services.requests import approve_request
+    try:
+        with database.connection_context():
+            request = approve_request(request_id)
+    except ServiceError as e:
+        raise click.ClickException(e.message)
+    click.echo(f"Request {request.id} approved: {request.status}.")

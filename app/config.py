@@ -26,6 +26,9 @@ SETTINGS = (
             "Signs sessions and email links. Default: generated once into `instance/secret_key`."),
     Setting("DATA_ENCRYPTION_KEY", None,
             "Fernet key for secrets at rest (TOTP seeds, OAuth tokens). Default: generated once into `instance/data_key`."),
+    Setting("SUPPRESSION_KEY", None,
+            "Key of the suppression list's address hashes. Never change it: suppressed people would be mailed "
+            "again. Default: generated once into `instance/suppression_key`."),
     Setting("MAIL_URL", "smtp://127.0.0.1:8025",
             "Outgoing SMTP server: `smtp://[user:pass@]host:port`, `smtp+starttls://…` or `smtps://…`."),
     Setting("MAIL_FROM", "Privacy Centre <privacy@example.com>", "Sender of every email."),

@@ -31,10 +31,12 @@ def _read_or_create(path: Path, make) -> str:
 
 
 def load_keys(config: dict) -> None:
-    """Fill SECRET_KEY and DATA_ENCRYPTION_KEY from the environment or the instance folder."""
+    """Fill SECRET_KEY, SUPPRESSION_KEY and DATA_ENCRYPTION_KEY from the environment or the instance folder."""
     instance = Path(config["INSTANCE_PATH"])
     if not config.get("SECRET_KEY"):
         config["SECRET_KEY"] = _read_or_create(instance / "secret_key", lambda: secrets.token_urlsafe(48))
+    if not config.get("SUPPRESSION_KEY"):
+        config["SUPPRESSION_KEY"] = _read_or_create(instance / "suppression_key", lambda: secrets.token_hex(32))
     if not config.get("DATA_ENCRYPTION_KEY"):
         config["DATA_ENCRYPTION_KEY"] = _read_or_create(
             instance / "data_key", lambda: Fernet.generate_key().decode())

@@ -5,11 +5,12 @@ from __future__ import annotations
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
-from jobs import purge_expired_exports, purge_sign_in_links, run_pending_jobs
+from jobs import end_cooling_off, purge_expired_exports, purge_sign_in_links, run_pending_jobs
 
 SCHEDULE = (
     # (module, trigger arguments, name)
     (run_pending_jobs, {"seconds": 2}, "Run queued jobs, and resume killed ones"),
+    (end_cooling_off, {"minutes": 5}, "Send erasures past their cooling-off to the privacy team"),
     (purge_sign_in_links, {"hours": 1}, "Delete expired sign-in links"),
     (purge_expired_exports, {"hours": 1}, "Delete export archives past their 7 days"),
 )

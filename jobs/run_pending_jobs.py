@@ -1,9 +1,10 @@
-"""Run the queued jobs (exports…), and any a killed scheduler left half-done."""
+"""Run the queued jobs (exports, erasures), and any a killed scheduler left half-done."""
 from __future__ import annotations
 
 from flask import Flask
 
-import app.services.exports  # noqa: F401  (registers the export job's handler)
+import app.services.erasure  # noqa: F401  (these register their jobs' handlers)
+import app.services.exports  # noqa: F401
 from app.db import database
 from app.services.jobs import run_pending
 

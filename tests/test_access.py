@@ -25,6 +25,10 @@ EXPECTED = {
     "my_data.export_status": {Role.SUBJECT},
     "my_data.download_export": {Role.SUBJECT},
     "my_data.profile": {Role.SUBJECT},
+    "privacy_requests.index": {Role.SUBJECT},
+    "privacy_requests.file": {Role.SUBJECT},
+    "privacy_requests.cancel": {Role.SUBJECT},
+    "privacy_requests.confirm": PUBLIC,  # the signed emailed link is the proof
     "preferences.page": {Role.SUBJECT},
     "preferences.toggle": {Role.SUBJECT},
     "preferences.stop_marketing": {Role.SUBJECT},

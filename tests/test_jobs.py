@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from app.db import database
-from app.models import DataExport, Job, JobStatus, Lead, Role
+from app.models import DataExport, Job, Lead, Role
 from app.services import exports, jobs
 
 ROOT = Path(__file__).resolve().parents[1]

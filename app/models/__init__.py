@@ -9,6 +9,9 @@ from app.models.files import UploadedFile
 from app.models.jobs import DataExport, Job, JobStatus
 from app.models.profile import Profile
 from app.models.registry import REGISTRY
+from app.models.requests import (
+    PrivacyRequest, RequestEvent, RequestKind, RequestStatus, Suppression,
+)
 from app.models.usage import Device, EmailEngagement, UsageEvent
 from app.models.user import ROLES_REQUIRING_TOTP, Role, SignInLink, User
 
@@ -16,7 +19,8 @@ ALL_MODELS = (
     User, SignInLink, Lead, UploadedFile, Profile, CalendarEntry, CallLog, SmsLog,
     LocationCheckin, UsageEvent, EmailEngagement, Device, PaymentMethod,
     SupportInteraction, AuditEvent, Purpose, ConsentEvent, ConsentState, ApiKey, Job, DataExport,
+    PrivacyRequest, RequestEvent, Suppression,
 )
 
 __all__ = [m.__name__ for m in ALL_MODELS] + [
-    "ALL_MODELS", "JobStatus", "REGISTRY", "ConsentSource", "LeadSource", "PurposeKind", "Role", "ROLES_REQUIRING_TOTP"]
+    "ALL_MODELS", "JobStatus", "RequestKind", "RequestStatus", "REGISTRY", "ConsentSource", "LeadSource", "PurposeKind", "Role", "ROLES_REQUIRING_TOTP"]

@@ -24,7 +24,8 @@ class AuditEvent(BaseModel):
     occurred_at = peewee.DateTimeField(default=utcnow, index=True)
     action = peewee.CharField(max_length=64, index=True)
     actor = peewee.ForeignKeyField(User, null=True, backref="audit_actions", on_delete="SET NULL")
-    actor_label = peewee.CharField(max_length=254)  # survives the actor's erasure
+    actor_ref = peewee.IntegerField(null=True, index=True)  # hashed; survives the actor's erasure
+    actor_label = peewee.CharField(max_length=254)  # readable, not hashed: pseudonymised on erasure
     subject = peewee.ForeignKeyField(User, null=True, backref="audit_events", on_delete="SET NULL")
     # The hash covers this copy, not the foreign key, which erasing a person nulls.
     subject_ref = peewee.IntegerField(null=True, index=True)

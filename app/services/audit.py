@@ -28,9 +28,10 @@ class Event:
     ip: str | None = None
 
 
-def _digest(prev_hash: str, occurred_at, action, actor_label, subject_id, details, ip) -> str:
+def _digest(prev_hash: str, occurred_at, action, actor_ref, subject_ref, details, ip) -> str:
+    # Ids, not addresses: erasing a person rewrites the readable labels, never the chain.
     payload = json.dumps(
-        [prev_hash, occurred_at.isoformat(), action, actor_label, subject_id, details, ip],
+        [prev_hash, occurred_at.isoformat(), action, actor_ref, subject_ref, details, ip],
         separators=(",", ":"), sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()
 
@@ -57,14 +58,15 @@ def record(event: Event) -> AuditEvent:
         prev = last.hash if last else GENESIS
         now = utcnow()
         actor_label = event.actor.email if event.actor else "system"
+        actor_id = event.actor.id if event.actor else None
         subject_id = event.subject.id if event.subject else None
         details = json.loads(json.dumps(event.details, sort_keys=True, default=str))
         ip = truncate_ip(event.ip)
         return AuditEvent.create(
-            occurred_at=now, action=event.action, actor=event.actor, actor_label=actor_label,
+            occurred_at=now, action=event.action, actor=event.actor, actor_ref=actor_id, actor_label=actor_label,
             subject=event.subject, subject_ref=subject_id, details=json.dumps(details, sort_keys=True), ip=ip,
             prev_hash=prev,
-            hash=_digest(prev, now, event.action, actor_label, subject_id, details, ip))
+            hash=_digest(prev, now, event.action, actor_id, subject_id, details, ip))
 
 
 def verify_chain() -> tuple[bool, int, int | None]:
@@ -72,7 +74,7 @@ def verify_chain() -> tuple[bool, int, int | None]:
     prev = GENESIS
     count = 0
     for row in AuditEvent.select().order_by(AuditEvent.id).iterator():
-        expected = _digest(prev, row.occurred_at, row.action, row.actor_label, row.subject_ref,
+        expected = _digest(prev, row.occurred_at, row.action, row.actor_ref, row.subject_ref,
                            json.loads(row.details), row.ip)
         if row.prev_hash != prev or row.hash != expected:
             return False, count, row.id
@@ -83,3 +85,9 @@ def verify_chain() -> tuple[bool, int, int | None]:
 
 def recent_events(limit: int = 20):
     return AuditEvent.select().order_by(AuditEvent.id.desc()).limit(limit)
+
+
+def pseudonymise_person(user_id: int) -> int:
+    """Erasure: the log keeps what happened, but no longer says to whom by name.
+    The hash covers the ids, so the chain still verifies."""
+    return AuditEvent.update(actor_label=f"erased person #{user_id}").where(AuditEvent.actor_ref == user_id).execute()

@@ -30,7 +30,8 @@ from app.models import (
 )
 from app.models.base import utcnow
 from app.models.consent import ConsentSource, Purpose
-from app.services import audit, consent
+from app.models.requests import RequestKind
+from app.services import audit, consent, requests
 from app.services.purposes import ensure_catalogue
 from app.services.passwords import hash_password
 
@@ -168,6 +169,12 @@ class _DemoBuilder:
         for key, granted in DEMO_CHOICES:
             consent.set_consent(alice, Purpose.get(Purpose.key == key), granted, origin)
             self.counts["ConsentEvent"] += 1
+        # …and once asked for a correction the privacy team carried out.
+        done = requests.file_request(alice, RequestKind.RECTIFICATION,
+                                     "My company name is Martin & Byrne Consulting, not Martin Consulting.",
+                                     confirm_link=lambda token: "")
+        requests.approve_request(done.id)
+        self.counts["PrivacyRequest"] += 1
 
     def _create_logins(self) -> User:
         users = {}

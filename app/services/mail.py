@@ -13,7 +13,8 @@ from app.services.errors import MailError
 SCHEMES = {"smtp": (smtplib.SMTP, False), "smtp+starttls": (smtplib.SMTP, True), "smtps": (smtplib.SMTP_SSL, False)}
 
 
-def build_message(to: str, subject: str, template: str, **context) -> EmailMessage:
+def build_message(to: str, subject: str, template: str, attachments=(), **context) -> EmailMessage:
+    """`attachments`: (file name, bytes, MIME type) triples."""
     msg = EmailMessage()
     msg["From"] = current_app.config["MAIL_FROM"]
     msg["To"] = to
@@ -22,6 +23,9 @@ def build_message(to: str, subject: str, template: str, **context) -> EmailMessa
     msg["Message-ID"] = make_msgid(domain="privacy.invalid")
     msg.set_content(render_template(f"email/{template}.txt", **context))
     msg.add_alternative(render_template(f"email/{template}.html", **context), subtype="html")
+    for name, data, mimetype in attachments:
+        maintype, subtype = mimetype.split("/")
+        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
     return msg
 
 
@@ -42,5 +46,5 @@ def deliver(msg: EmailMessage, mail_url: str | None = None) -> None:
         raise MailError("We could not send the email just now. Nothing was lost: try again in a few minutes.") from e
 
 
-def send_email(to: str, subject: str, template: str, **context) -> None:
-    deliver(build_message(to, subject, template, **context))
+def send_email(to: str, subject: str, template: str, attachments=(), **context) -> None:
+    deliver(build_message(to, subject, template, attachments, **context))

@@ -1,0 +1,110 @@
+"""Requests people make about their data (GDPR Art. 15-21, CCPA), each with its legal
+clock, and the timeline of what happened to it. Also the suppression list."""
+from __future__ import annotations
+
+import enum
+
+import peewee
+
+from app.models.base import BaseModel, utcnow
+from app.models.jobs import Job
+from app.models.registry import Erasure, LegalBasis, personal_data
+from app.models.user import User
+
+
+class RequestKind(enum.StrEnum):
+    DELETION = "deletion"
+    RESTRICTION = "restriction"
+    OBJECTION = "objection"
+    RECTIFICATION = "rectification"
+
+
+class RequestStatus(enum.StrEnum):
+    AWAITING_CONFIRMATION = "awaiting_confirmation"  # deletion: the emailed link not yet followed
+    COOLING_OFF = "cooling_off"                      # deletion: 14 days in which one click cancels
+    PENDING_REVIEW = "pending_review"                # waiting for the DPO
+    APPROVED = "approved"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    DENIED = "denied"
+    CANCELLED = "cancelled"
+
+
+KIND_LABELS = {RequestKind.DELETION: "Erase my data", RequestKind.RESTRICTION: "Restrict the use of my data",
+               RequestKind.OBJECTION: "Object to the use of my data", RequestKind.RECTIFICATION: "Correct my data"}
+STATUS_LABELS = {
+    RequestStatus.AWAITING_CONFIRMATION: "Waiting for you to confirm from the email",
+    RequestStatus.COOLING_OFF: "Confirmed; you can still cancel",
+    RequestStatus.PENDING_REVIEW: "Waiting for the privacy team",
+    RequestStatus.APPROVED: "Approved",
+    RequestStatus.IN_PROGRESS: "In progress",
+    RequestStatus.COMPLETED: "Done",
+    RequestStatus.DENIED: "Refused",
+    RequestStatus.CANCELLED: "Cancelled",
+}
+
+
+@personal_data(
+    category="Privacy requests",
+    holds="The requests you made about your data (erasure, restriction, objection, correction): what, when, the deadline, the decision and each step.",
+    source="You, when you made a request; the privacy team, when they handled it.",
+    purpose="To handle your requests within the legal deadlines and show that we did.",
+    legal_basis=LegalBasis.LEGAL_OBLIGATION,
+    recipients=("Supervisory authorities, on request",),
+    retention="24 months after the request was closed (CCPA §7101), then deleted.",
+    erasure=Erasure.LEGAL_HOLD,
+    hold_reason="The record of a request, including an erasure, must be kept for 24 months (CCPA 11 CCR §7101; GDPR Art. 5(2) accountability). Its free-text details are erased.",
+    person="user",
+)
+class PrivacyRequest(BaseModel):
+    user = peewee.ForeignKeyField(User, backref="privacy_requests", on_delete="RESTRICT")
+    kind = peewee.CharField(max_length=20, index=True)
+    status = peewee.CharField(max_length=30, index=True)
+    details = peewee.TextField(default="")
+    jurisdiction = peewee.CharField(max_length=10, default="GDPR")
+    channel = peewee.CharField(max_length=20, default="portal")
+    received_at = peewee.DateTimeField(default=utcnow)
+    due_at = peewee.DateTimeField(index=True)
+    confirmed_at = peewee.DateTimeField(null=True)
+    cooling_off_until = peewee.DateTimeField(null=True)
+    decided_at = peewee.DateTimeField(null=True)
+    completed_at = peewee.DateTimeField(null=True)
+    denial_reason = peewee.TextField(null=True)
+    job = peewee.ForeignKeyField(Job, null=True, backref="+", on_delete="SET NULL")
+    report = peewee.TextField(null=True)  # erasure: JSON of what was deleted, anonymised, kept
+
+    @property
+    def kind_label(self) -> str:
+        return KIND_LABELS[RequestKind(self.kind)]
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS[RequestStatus(self.status)]
+
+
+@personal_data(
+    category="Privacy request timeline",
+    holds="Each step of your requests: when it happened, what changed, and who did it.",
+    source="Our systems and the privacy team, as your request was handled.",
+    purpose="To show you and regulators how each request was handled.",
+    legal_basis=LegalBasis.LEGAL_OBLIGATION,
+    recipients=("Supervisory authorities, on request",),
+    retention="As long as the request it belongs to.",
+    erasure=Erasure.LEGAL_HOLD,
+    hold_reason="Part of the request record kept 24 months (CCPA 11 CCR §7101); names of people are replaced.",
+    person="request.user",
+)
+class RequestEvent(BaseModel):
+    request = peewee.ForeignKeyField(PrivacyRequest, backref="events", on_delete="CASCADE")
+    occurred_at = peewee.DateTimeField(default=utcnow)
+    status = peewee.CharField(max_length=30)
+    note = peewee.TextField(default="")
+    actor_label = peewee.CharField(max_length=254)
+
+
+class Suppression(BaseModel):
+    """Addresses that must never be imported or mailed again: only a keyed hash (HMAC)
+    of the address is kept, so the list itself names nobody."""
+    address_hash = peewee.CharField(max_length=64, unique=True)
+    reason = peewee.CharField(max_length=40)
+    created_at = peewee.DateTimeField(default=utcnow)
