@@ -73,9 +73,9 @@ with app.app_context(), database.connection_context():
 def test_an_export_killed_half_way_is_resumed_and_finishes_once(app, make_user, monkeypatch):
     person = make_user(Role.SUBJECT)
     with app.app_context(), database.connection_context():
-        for start in range(0, 30_000, 1000):  # enough rows that the export takes a while
+        for start in range(0, 150_000, 5000):  # enough rows that the export takes a while
             Lead.insert_many([{"owner": person.id, "name": f"Lead {i}", "email": f"l{i}@example.com"}
-                              for i in range(start, start + 1000)]).execute()
+                              for i in range(start, start + 5000)]).execute()
         export = exports.request_export(person)
     env = {**os.environ, "DATABASE_URL": app.config["DATABASE_URL"], "INSTANCE_PATH": app.instance_path,
            "SECRET_KEY": app.config["SECRET_KEY"], "MAIL_URL": app.config["MAIL_URL"], "BASE_URL": "http://localhost"}
@@ -86,7 +86,7 @@ def test_an_export_killed_half_way_is_resumed_and_finishes_once(app, make_user, 
             with database.connection_context():
                 job = Job.get_by_id(export.job_id)
             if job.status == "running":
-                time.sleep(0.3)  # into the work, not at its start
+                time.sleep(0.15)  # into the work, not at its start
                 break
             assert worker.poll() is None, "the worker finished before it could be killed"
             time.sleep(0.05)
@@ -106,4 +106,30 @@ def test_an_export_killed_half_way_is_resumed_and_finishes_once(app, make_user, 
     assert sorted(p.name for p in folder.iterdir()) == [export.file_name]  # one archive, no leftovers
     with zipfile.ZipFile(folder / export.file_name) as archive:
         with archive.open("lead.csv") as leads:
-            assert sum(1 for _ in leads) == 30_001  # header + every lead, once
+            assert sum(1 for _ in leads) == 150_001  # header + every lead, once
+
+
+def test_a_failed_job_is_retried_with_backoff_then_given_up(db, monkeypatch):
+    attempts = []
+
+    @jobs.handler("test.flaky")
+    def flaky(job, progress):
+        attempts.append(job.attempts)
+        if len(attempts) < 3:
+            raise ConnectionError("mail server down")
+    try:
+        job = jobs.enqueue("test.flaky")
+        assert jobs.run_pending() == 1 and Job.get_by_id(job.id).status == "failed"
+        assert jobs.run_pending() == 0  # too early to try again
+        monkeypatch.setattr(jobs, "RETRY_BACKOFF", timedelta(seconds=-1))
+        assert jobs.run_pending() == 2  # fails once more, then succeeds
+        assert Job.get_by_id(job.id).status == "done" and attempts == [1, 2, 3]
+    finally:
+        jobs.HANDLERS.pop("test.flaky")
+    jobs.HANDLERS["test.broken_for_good"] = lambda job, progress: 1 / 0
+    try:
+        always = jobs.enqueue("test.broken_for_good")
+        jobs.run_pending()
+    finally:
+        jobs.HANDLERS.pop("test.broken_for_good")
+    assert Job.get_by_id(always.id).attempts == jobs.MAX_ATTEMPTS

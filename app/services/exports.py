@@ -16,7 +16,10 @@ import csv
 import io
 import json
 import secrets
+import shutil
+import tempfile
 import zipfile
+from contextlib import ExitStack
 from datetime import timedelta
 from pathlib import Path
 
@@ -29,10 +32,12 @@ from app.services import audit, jobs
 from app.services.errors import MailError, ServiceError
 from app.services.links import external_url
 from app.services.mail import send_email
-from app.services.personal_data import columns_of, registry_entries, rows_of, slug_of, values_of
+from app.services.personal_data import columns_of, plain_rows, registry_entries, rows_of, slug_of
 from app.services.receipts import consent_receipt
 
 EXPORT_LIFETIME = timedelta(days=7)
+_ROW_ENCODER = json.JSONEncoder(ensure_ascii=False)
+_BATCH = 500  # rows encoded per call: bounded memory, far fewer calls
 JOB_KIND = "export"
 SCHEMA_VERSION = 1
 
@@ -91,14 +96,20 @@ def build_export(job: Job, progress: jobs.Progress) -> None:
     user = User.get_by_id(export.user_id)
     entries = registry_entries()
     files = list(UploadedFile.select().where(UploadedFile.owner == user.id))
-    progress.total(2 * sum(rows_of(e, user).count() for e in entries) + len(files) + 1)
+    progress.total(sum(rows_of(e, user).count() for e in entries) + len(files) + 1)
     final = f"export-{export.id}-{secrets.token_hex(8)}.zip"  # unguessable, even inside the folder
     partial = exports_dir() / f"export-{export.id}.zip.part"  # a re-run overwrites a killed run's
-    with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        counts = _write_data_json(archive, user, entries, progress)
+    # Level 1: most of the size saving of deflate at a fraction of its time.
+    with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive, \
+            ExitStack() as stack:
+        csvs = {slug_of(e): stack.enter_context(tempfile.TemporaryFile("w+", encoding="utf-8", newline=""))
+                for e in entries}
+        counts = _write_data_json(archive, user, entries, csvs, progress)
+        for slug, spooled in csvs.items():  # one read of the database fed both formats
+            spooled.seek(0)
+            with archive.open(f"{slug}.csv", "w", force_zip64=True) as raw, io.TextIOWrapper(raw, "utf-8") as out:
+                shutil.copyfileobj(spooled, out)
         archive.writestr("schema.json", json.dumps(data_schema(), indent=2))
-        for entry in entries:
-            _write_csv(archive, user, entry, progress)
         for f in files:
             archive.write(Path(current_app.instance_path) / "uploads" / f.stored_name,
                           f"files/{f.id}-{Path(f.filename).name}")
@@ -117,35 +128,34 @@ def build_export(job: Job, progress: jobs.Progress) -> None:
     _tell(user, export.id)
 
 
-def _write_data_json(archive, user, entries, progress) -> dict[str, int]:
-    """Stream data.json: one category at a time, one row at a time."""
+def _write_data_json(archive, user, entries, csvs, progress) -> dict[str, int]:
+    """Stream data.json, one category and one row at a time; each row also goes to its
+    category's CSV (a temporary file: a ZIP takes one entry at a time)."""
     counts = {}
     with archive.open("data.json", "w", force_zip64=True) as raw, io.TextIOWrapper(raw, "utf-8") as out:
         out.write('{"schemaVersion": %d, "person": %s, "generatedAt": %s, "categories": {' % (
             SCHEMA_VERSION, json.dumps(user.email), json.dumps(utcnow().isoformat() + "Z")))
         for i, entry in enumerate(entries):
-            out.write(("," if i else "") + json.dumps(slug_of(entry)) + ': {"about": '
+            slug = slug_of(entry)
+            out.write(("," if i else "") + json.dumps(slug) + ': {"about": '
                       + json.dumps(_about(entry), ensure_ascii=False) + ', "rows": [')
-            n = 0
-            for row in rows_of(entry, user).order_by(entry.model.id).iterator():
-                out.write(("," if n else "") + json.dumps(values_of(entry, row), ensure_ascii=False))
-                n += 1
+            writer = csv.writer(csvs[slug])
+            writer.writerow(columns_of(entry))
+            n, batch = 0, []
+            for row in plain_rows(entry, user):
+                batch.append(row)
+                writer.writerow(row.values())
                 progress.advance()
+                if len(batch) == _BATCH:
+                    out.write(("," if n else "") + _ROW_ENCODER.encode(batch)[1:-1])  # the rows, not the list
+                    n, batch = n + len(batch), []
+            if batch:
+                out.write(("," if n else "") + _ROW_ENCODER.encode(batch)[1:-1])
+                n += len(batch)
             out.write("]}")
-            counts[slug_of(entry)] = n
+            counts[slug] = n
         out.write("}}")
     return counts
-
-
-def _write_csv(archive, user, entry, progress) -> None:
-    columns = columns_of(entry)
-    with archive.open(f"{slug_of(entry)}.csv", "w", force_zip64=True) as raw, \
-            io.TextIOWrapper(raw, "utf-8", newline="") as out:
-        writer = csv.DictWriter(out, fieldnames=columns)
-        writer.writeheader()
-        for row in rows_of(entry, user).order_by(entry.model.id).iterator():
-            writer.writerow(values_of(entry, row))
-            progress.advance()
 
 
 def _about(entry) -> dict:

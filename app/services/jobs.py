@@ -17,6 +17,8 @@ from app.models.base import utcnow
 
 HANDLERS: dict[str, Callable[[Job, "Progress"], None]] = {}
 STALE_AFTER = timedelta(seconds=30)  # SQLite: a running job silent this long was killed
+MAX_ATTEMPTS = 5
+RETRY_BACKOFF = timedelta(minutes=5)  # a failed job is tried again after attempts x this
 HEARTBEAT_EVERY = timedelta(seconds=2)
 _LOCK_SPACE = 0x4A4F4253  # 'JOBS': the first key of every job's advisory lock
 
@@ -32,8 +34,10 @@ def handler(kind: str):
 class Progress:
     """What a handler reports; also the job's heartbeat. Writes are throttled."""
 
+    CHECK_EVERY = 500  # advances between looks at the clock: exports advance once per row
+
     def __init__(self, job: Job):
-        self.job, self._last_write = job, None
+        self.job, self._last_write, self._unchecked = job, None, 0
 
     def total(self, n: int) -> None:
         self.job.progress_total, self.job.progress_done = n, 0
@@ -41,7 +45,10 @@ class Progress:
 
     def advance(self, n: int = 1) -> None:
         self.job.progress_done += n
-        self._write()
+        self._unchecked += 1
+        if self._unchecked >= self.CHECK_EVERY:
+            self._unchecked = 0
+            self._write()
 
     def _write(self, force: bool = False) -> None:
         now = utcnow()
@@ -74,11 +81,21 @@ def _candidates():
     running = Job.status == JobStatus.RUNNING.value
     if not is_postgres():  # PostgreSQL asks the lock instead of the clock
         running &= (Job.heartbeat_at.is_null() | (Job.heartbeat_at < utcnow() - STALE_AFTER))
-    return Job.select().where(waiting | running).order_by(Job.id)
+    return Job.select().where(waiting | running | _retryable()).order_by(Job.id)
+
+
+def _retryable():
+    """Failed jobs are tried again (a mail server down, a disk full…), waiting longer
+    after each attempt, up to MAX_ATTEMPTS."""
+    due = Job.finished_at < utcnow() - RETRY_BACKOFF  # the longer waits are checked in claim_next
+    return (Job.status == JobStatus.FAILED.value) & (Job.attempts < MAX_ATTEMPTS) & due
 
 
 def claim_next() -> Job | None:
+    now = utcnow()
     for job in _candidates():
+        if job.status == JobStatus.FAILED.value and job.finished_at > now - RETRY_BACKOFF * job.attempts:
+            continue  # not yet: back off longer after each attempt
         if is_postgres() and not _try_lock(job.id):
             continue  # another scheduler is running it
         claimed = (Job.update(status=JobStatus.RUNNING.value, attempts=Job.attempts + 1, started_at=utcnow(),
