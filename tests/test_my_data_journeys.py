@@ -45,3 +45,49 @@ def test_alice_sees_every_category_and_downloads_her_export(page, app, live_serv
             if slug_of(entry) != "audit_events":  # the export itself is audited after it was built
                 assert len(data["categories"][slug_of(entry)]["rows"]) == rows_of(entry, alice).count()
     assert "index.html" in archive.namelist()
+
+
+def test_alice_asks_for_erasure_cancels_asks_again_and_is_erased(page, app, live_server, smtp, runner, job_worker):
+    from datetime import timedelta
+
+    from app.models import PrivacyRequest
+    from app.models.base import utcnow
+    from app.services.requests import end_cooling_off
+
+    with app.app_context(), database.connection_context():
+        seed_demo(Path(app.instance_path))
+
+    def ask():
+        smtp.clear()
+        page.goto("/requests/")
+        page.get_by_label("What do you want us to do?").select_option("deletion")
+        page.get_by_role("button", name="Send the request").click()
+        expect(page.get_by_text("Check your email")).to_be_visible()
+        link = re.search(r"http://\S+/requests/confirm/\S+", text_of(smtp.wait_for("alice@example.com"))).group()
+        page.goto(link)
+        assert_accessible(page)
+        page.get_by_role("button", name="Yes, erase my data").click()
+        expect(page.get_by_role("heading", name="Erasure confirmed")).to_be_visible()
+        page.goto("/requests/")
+
+    sign_in(page, "alice@example.com", "demo")
+    ask()
+    assert_accessible(page)
+    page.get_by_role("button", name="Cancel this request").first.click()
+    expect(page.get_by_text("Request cancelled. Nothing was erased.")).to_be_visible()
+
+    ask()
+    with app.app_context(), database.connection_context():
+        PrivacyRequest.update(cooling_off_until=utcnow() - timedelta(seconds=1)).where(
+            PrivacyRequest.status == "cooling_off").execute()
+        end_cooling_off()
+        request_id = PrivacyRequest.get(PrivacyRequest.status == "pending_review", PrivacyRequest.kind == "deletion").id
+    smtp.clear()
+    assert runner.invoke(args=["requests", "approve", str(request_id)]).exit_code == 0
+    notice = smtp.wait_for("alice@example.com", timeout=30)  # sent by the job, with its certificate
+    assert any(p.get_filename() == "certificate-of-erasure.pdf" for p in notice.iter_attachments())
+
+    page.goto("/portal/")
+    assert "/login" in page.url  # the account is closed: the session no longer holds
+    sign_in(page, "alice@example.com", "demo")
+    expect(page.get_by_text("do not match an account")).to_be_visible()
