@@ -3,8 +3,6 @@ from __future__ import annotations
 
 from flask import Flask
 
-import app.services.erasure  # noqa: F401  (these register their jobs' handlers)
-import app.services.exports  # noqa: F401
 from app.db import database
 from app.services.jobs import run_pending
 

@@ -189,7 +189,6 @@ def page(chromium, live_server, request):
 @pytest.fixture
 def job_worker(app):
     """The scheduler's job loop, in a thread, for journeys that wait on jobs."""
-    from app.services import erasure, exports  # noqa: F401  (register their jobs' handlers)
     from app.services.jobs import run_pending
     stop = threading.Event()
 

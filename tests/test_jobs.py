@@ -133,3 +133,12 @@ def test_a_failed_job_is_retried_with_backoff_then_given_up(db, monkeypatch):
     finally:
         jobs.HANDLERS.pop("test.broken_for_good")
     assert Job.get_by_id(always.id).attempts == jobs.MAX_ATTEMPTS
+
+
+def test_every_process_knows_every_job_handler(tmp_path):
+    """The CLI and the web app queue jobs too: a fresh interpreter that only creates the
+    app must know the handlers (a `flask requests approve` once failed without this)."""
+    code = ("from app import create_app; create_app({'TESTING': True, 'INSTANCE_PATH': %r}); "
+            "from app.services.jobs import HANDLERS; print(sorted(HANDLERS))" % str(tmp_path))
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "['erasure', 'export']"
