@@ -175,7 +175,7 @@ def test_an_erasure_killed_half_way_resumes_and_does_each_category_once(app, cli
         assert Job.get_by_id(PrivacyRequest.get_by_id(request_id).job_id).status == "running"
         monkeypatch.setattr(erasure, "_apply", lambda entry, person: (calls.append(entry.category), real_apply(entry, person))[1])
         monkeypatch.setattr(jobs, "STALE_AFTER", timedelta(seconds=-1))
-        assert jobs.run_pending() == 1
+        assert jobs.run_pending() == 2  # the erasure, resumed; then its notice
         request = PrivacyRequest.get_by_id(request_id)
         done = [d["category"] for d in json.loads(request.report)["done"]]
     assert request.status == "completed"
@@ -184,3 +184,71 @@ def test_an_erasure_killed_half_way_resumes_and_does_each_category_once(app, cli
     with database.connection_context():
         timeline = [e.status for e in RequestEvent.select().where(RequestEvent.request == request_id)]
     assert timeline.count("completed") == 1
+
+
+def test_a_cancelled_request_is_never_erased_even_by_a_stale_approval(app, client, runner, alice, smtp):
+    user, _ = alice
+    path = ask_for_erasure(client, smtp)
+    post_form(app.test_client(), path)
+    request_id = approve_after_cooling_off(app, runner)
+    with app.app_context(), database.connection_context():
+        PrivacyRequest.update(status="cancelled").where(PrivacyRequest.id == request_id).execute()  # raced in
+        jobs.run_pending()
+        assert User.get_by_id(user.id).email == "alice@example.com" and User.get_by_id(user.id).active
+        assert PrivacyRequest.get_by_id(request_id).status == "cancelled"
+
+
+def test_a_stale_cooling_off_sweep_cannot_undo_a_cancellation(app, client, alice, smtp):
+    path = ask_for_erasure(client, smtp)
+    post_form(app.test_client(), path)
+    with app.app_context(), database.connection_context():
+        request_id = PrivacyRequest.get(PrivacyRequest.kind == "deletion").id
+        PrivacyRequest.update(cooling_off_until=utcnow() - timedelta(seconds=1)).execute()
+    post_form(client, f"/requests/{request_id}/cancel", token_from="/requests/")
+    with app.app_context(), database.connection_context():
+        assert end_cooling_off() == 0
+        assert PrivacyRequest.get_by_id(request_id).status == "cancelled"
+
+
+def test_mail_down_delays_the_notice_never_the_erasure(app, client, runner, alice, smtp, monkeypatch):
+    user, _ = alice
+    path = ask_for_erasure(client, smtp)
+    post_form(app.test_client(), path)
+    request_id = approve_after_cooling_off(app, runner)
+    working_mail = app.config["MAIL_URL"]
+    app.config["MAIL_URL"] = "smtp://127.0.0.1:9"  # nobody listens
+    app.logger.disabled = True
+    with app.app_context(), database.connection_context():
+        jobs.run_pending()
+        assert PrivacyRequest.get_by_id(request_id).status == "completed"
+        assert User.get_by_id(user.id).email.endswith("@erased.invalid")
+        assert Job.select().where(Job.kind == "erasure_notice", Job.status == "failed").exists()
+    smtp.clear()
+    app.config["MAIL_URL"] = working_mail
+    monkeypatch.setattr(jobs, "RETRY_BACKOFF", timedelta(seconds=-1))
+    with app.app_context(), database.connection_context():
+        assert jobs.run_pending() == 1
+        assert json.loads(PrivacyRequest.get_by_id(request_id).report)["notice_to"] is None  # address forgotten
+    assert smtp.wait_for("alice@example.com")["Subject"] == "Your data has been erased"
+
+
+def test_half_written_exports_are_erased_too(app, client, runner, alice, smtp):
+    user, _ = alice
+    post_form(client, "/my-data/export", token_from="/my-data/")
+    with app.app_context(), database.connection_context():
+        from app.models import DataExport
+        export_id = DataExport.get().id
+        DataExport.delete().execute()  # the job never ran; only a killed run's partial file remains…
+        Job.delete().execute()
+    folder = Path(app.instance_path) / "exports"
+    folder.mkdir(exist_ok=True)
+    partial = folder / f"export-{export_id}.zip.part"
+    partial.write_text("alice@example.com")
+    with app.app_context(), database.connection_context():
+        DataExport.create(id=export_id, user=user, job=Job.create(kind="export", user=user, status="failed"))
+    path = ask_for_erasure(client, smtp)
+    post_form(app.test_client(), path)
+    approve_after_cooling_off(app, runner)
+    with app.app_context(), database.connection_context():
+        jobs.run_pending()
+    assert not partial.exists()

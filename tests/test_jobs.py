@@ -49,7 +49,7 @@ def test_a_failing_job_records_why_and_the_next_one_still_runs(db, counting_job)
         assert jobs.run_pending() == 2
     finally:
         jobs.HANDLERS.pop("test.broken")
-    assert Job.get_by_id(bad.id).error == "RuntimeError: disk full"
+    assert Job.get_by_id(bad.id).error == "RuntimeError"  # the type only: people see their jobs
     assert Job.get_by_id(good.id).status == "done"
 
 
@@ -141,4 +141,4 @@ def test_every_process_knows_every_job_handler(tmp_path):
     code = ("from app import create_app; create_app({'TESTING': True, 'INSTANCE_PATH': %r}); "
             "from app.services.jobs import HANDLERS; print(sorted(HANDLERS))" % str(tmp_path))
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "['erasure', 'export']"
+    assert out.strip() == "['erasure', 'erasure_notice', 'export']"

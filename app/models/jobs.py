@@ -74,4 +74,4 @@ class DataExport(BaseModel):
 
     @property
     def available(self) -> bool:
-        return self.file_name is not None and self.deleted_at is None and self.ready_at is not None
+        return self.ready_at is not None and self.deleted_at is None

@@ -105,18 +105,19 @@ def _apply(user: User, purpose: Purpose, granted: bool, origin: Origin) -> Conse
 
 
 def stop_all_marketing(user: User, origin: Origin) -> list[ConsentEvent]:
-    """One action withdraws every marketing purpose (an objection, Art. 21(2)-(3))."""
-    return _withdraw_kind(user, PurposeKind.MARKETING, origin)
+    """One action withdraws every marketing channel and the tracking that profiles
+    people for marketing (an objection is absolute for both, Art. 21(2)-(3))."""
+    return _withdraw_kinds(user, (PurposeKind.MARKETING, PurposeKind.TRACKING), origin)
 
 
 def honour_gpc(user: User, origin: Origin) -> list[ConsentEvent]:
     """Global Privacy Control: opt out of sale/sharing. Only writes when the purpose is
     not already withdrawn, so a browser sending the signal on every request is cheap."""
-    return _withdraw_kind(user, PurposeKind.SHARING, origin)
+    return _withdraw_kinds(user, (PurposeKind.SHARING,), origin)
 
 
-def _withdraw_kind(user: User, kind: PurposeKind, origin: Origin) -> list[ConsentEvent]:
-    purposes = [p for p in Purpose.catalogue().where(Purpose.kind == kind.value) if not p.locked]
+def _withdraw_kinds(user: User, kinds, origin: Origin) -> list[ConsentEvent]:
+    purposes = [p for p in Purpose.catalogue().where(Purpose.kind.in_([k.value for k in kinds])) if not p.locked]
     pending = [p for p in purposes if _needs_withdrawal(user, p)]
     if not pending:
         return []

@@ -3,8 +3,9 @@ anonymise, or keep under a named legal hold. Run by a job; each category is one
 transaction and is recorded in the request's report when done, so a killed job
 resumes where it stopped and never does a category twice.
 
-The account itself goes last: until then the person's address is still known, for
-the completion notice and its certificate of erasure."""
+The account is closed at the start and anonymised last. The address is kept,
+encrypted, only until a separate job has sent the completion notice and its
+certificate of erasure: a mail server that is down delays the notice, never the erasure."""
 from __future__ import annotations
 
 import json
@@ -20,7 +21,8 @@ from app.models import (
 )
 from app.models.base import utcnow
 from app.models.registry import Erasure, PersonalData
-from app.services import audit, jobs
+from app.models.fields import Cipher
+from app.services import audit, jobs, requests
 from app.services.mail import send_email
 from app.services.personal_data import rows_of
 from app.services.suppression import suppress
@@ -36,14 +38,8 @@ def _erased_email(user_id: int) -> str:
 
 def _delete(entry: PersonalData, user: User) -> int:
     model = entry.model
-    ids = [r.id for r in rows_of(entry, user).select(model.id)]
-    if model is UploadedFile:
-        for f in UploadedFile.select().where(UploadedFile.id.in_(ids)):
-            (Path(current_app.instance_path) / "uploads" / f.stored_name).unlink(missing_ok=True)
-    if model is DataExport:
-        for e in DataExport.select().where(DataExport.id.in_(ids), DataExport.file_name.is_null(False)):
-            (Path(current_app.instance_path) / "exports" / e.file_name).unlink(missing_ok=True)
-    return model.delete().where(model.id.in_(ids)).execute() if ids else 0
+    mine = rows_of(entry, user).select(model.id)  # a subquery: no id list, however many rows
+    return model.delete().where(model.id.in_(mine)).execute()
 
 
 def _anonymise_account(user: User) -> int:
@@ -93,7 +89,7 @@ def _apply(entry: PersonalData, user: User) -> dict:
             "until": entry.retention}
 
 
-# --- the job -------------------------------------------------------------------------
+# --- the jobs ------------------------------------------------------------------------
 
 def erasure_order() -> list[PersonalData]:
     """Dependents before what they point at; the account (and the labels that
@@ -106,47 +102,70 @@ def erasure_order() -> list[PersonalData]:
 @jobs.handler("erasure")
 def erase(job: Job, progress: jobs.Progress) -> None:
     request = PrivacyRequest.get(PrivacyRequest.job == job.id)
+    if request.status not in (RequestStatus.APPROVED.value, RequestStatus.IN_PROGRESS.value):
+        return  # cancelled or already done: an erasure never runs without a live approval
     user = User.get_by_id(request.user_id)
-    report = json.loads(request.report or '{"done": [], "notice_sent": false, "address_seen": null}')
-    if report["address_seen"] is None:
-        report["address_seen"] = user.email  # kept in the report only until the notice is sent
+    report = json.loads(request.report or '{"done": [], "notice_to": null}')
     order = erasure_order()
     progress.total(len(order) + 1)
     with database.atomic():
-        if request.status == RequestStatus.APPROVED.value:
-            PrivacyRequest.update(status=RequestStatus.IN_PROGRESS.value).where(PrivacyRequest.id == request.id).execute()
-            RequestEvent.create(request=request, status=RequestStatus.IN_PROGRESS.value, note="Erasure started.",
-                                actor_label="system")
+        if report["notice_to"] is None and not report["done"]:
+            # Kept only until the completion notice is sent, and encrypted meanwhile.
+            report["notice_to"] = Cipher.get().encrypt(user.email.encode()).decode()
+        # Closed at once: no session of theirs adds rows behind the erasure's back.
+        User.update(active=False).where(User.id == user.id).execute()
+        requests.move(request.id, [RequestStatus.APPROVED], RequestStatus.IN_PROGRESS, "Erasure started.", "system")
         suppress(user.email, "erasure")
+        _save(request, report)
+    _delete_files(user)
     for entry in order:
-        if entry.model is User and not report["notice_sent"]:
-            _send_notice(request, report)
         if entry.category not in {d["category"] for d in report["done"]}:
             with database.atomic():
                 report["done"].append(_apply(entry, user))
-                PrivacyRequest.update(report=json.dumps(report)).where(PrivacyRequest.id == request.id).execute()
+                _save(request, report)
         progress.advance()
     with database.atomic():
-        PrivacyRequest.update(status=RequestStatus.COMPLETED.value, completed_at=utcnow(),
-                              report=json.dumps(report)).where(PrivacyRequest.id == request.id).execute()
-        RequestEvent.create(request=request, status=RequestStatus.COMPLETED.value, actor_label="system",
-                            note="Erased: " + ", ".join(f"{d['category']} ({d['action']})" for d in report["done"]))
+        requests.move(request.id, [RequestStatus.IN_PROGRESS], RequestStatus.COMPLETED, "Erased: " + ", ".join(
+            f"{d['category']} ({d['action']})" for d in report["done"]), "system", completed_at=utcnow())
         audit.record(audit.Event("erasure.completed", subject=user, details={"request_id": request.id}))
+        jobs.enqueue("erasure_notice")  # its own job: a mail server down retries the mail, not the erasure
     progress.advance()
 
 
-def _send_notice(request: PrivacyRequest, report: dict) -> None:
-    """The completion notice with its certificate, sent before the address is erased."""
-    pdf = certificate_pdf(request, report["done"], pending=[e.category for e in erasure_order()
-                                                            if e.category not in {d["category"] for d in report["done"]}])
-    send_email(report["address_seen"], "Your data has been erased", "erasure_done",
-               attachments=[("certificate-of-erasure.pdf", pdf, "application/pdf")], request_id=request.id)
-    report["notice_sent"], report["address_seen"] = True, None  # the address is not needed any more
+def _save(request: PrivacyRequest, report: dict) -> None:
     PrivacyRequest.update(report=json.dumps(report)).where(PrivacyRequest.id == request.id).execute()
 
 
-def certificate_pdf(request: PrivacyRequest, done: list[dict], pending: list[str]) -> bytes:
-    html = render_template("erasure/certificate.html", request=request, done=done, pending=pending,
+def _delete_files(user: User) -> None:
+    """Uploads, and every export archive of theirs, finished or half-written."""
+    folder = Path(current_app.instance_path)
+    for f in UploadedFile.select().where(UploadedFile.owner == user.id):
+        (folder / "uploads" / f.stored_name).unlink(missing_ok=True)
+    for export in DataExport.select(DataExport.id).where(DataExport.user == user.id):
+        for path in (folder / "exports").glob(f"export-{export.id}[-.]*"):
+            path.unlink(missing_ok=True)
+
+
+@jobs.handler("erasure_notice")
+def send_notices(job: Job, progress: jobs.Progress) -> None:
+    """Send the completion notice, with its certificate, of every finished erasure that
+    still holds an address; then forget the address."""
+    pending = PrivacyRequest.select().where(PrivacyRequest.status == RequestStatus.COMPLETED.value,
+                                            PrivacyRequest.kind == "deletion",
+                                            PrivacyRequest.report.contains('"notice_to": "'))
+    for request in pending:
+        report = json.loads(request.report)
+        address = Cipher.get().decrypt(report["notice_to"].encode()).decode()
+        pdf = certificate_pdf(request, report["done"])
+        send_email(address, "Your data has been erased", "erasure_done",
+                   attachments=[("certificate-of-erasure.pdf", pdf, "application/pdf")], request_id=request.id)
+        report["notice_to"] = None
+        _save(request, report)
+        progress.advance()
+
+
+def certificate_pdf(request: PrivacyRequest, done: list[dict]) -> bytes:
+    html = render_template("erasure/certificate.html", request=request, done=done,
                            issued_at=utcnow(), controller=current_app.config["CONTROLLER_NAME"],
                            contact=current_app.config["CONTROLLER_CONTACT"])
     return weasyprint.HTML(string=html).write_pdf()

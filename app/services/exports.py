@@ -1,8 +1,9 @@
 """Exports (GDPR Art. 15 and 20): one ZIP with everything held about a person.
 
 The archive is built by a job and streamed entry by entry, row by row, so memory
-stays flat however much data there is. It is written to a temporary name and renamed
-when complete: a job killed half-way leaves no half archive, and its re-run starts over.
+stays flat however much data there is. It is written to `export-<id>.zip.part` and
+renamed, under a name fixed before the first byte, when complete: a job killed half-way
+leaves only that partial file, which its re-run overwrites (and erasure removes).
 
     data.json        every category: what it is (Art. 15 facts) and its rows
     schema.json      JSON Schema of data.json
@@ -94,10 +95,14 @@ def open_download(user: User, export_id: int, ip: str | None = None) -> Path:
 def build_export(job: Job, progress: jobs.Progress) -> None:
     export = DataExport.get(DataExport.job == job.id)
     user = User.get_by_id(export.user_id)
+    was_ready = export.ready_at is not None
     entries = registry_entries()
     files = list(UploadedFile.select().where(UploadedFile.owner == user.id))
     progress.total(sum(rows_of(e, user).count() for e in entries) + len(files) + 1)
-    final = f"export-{export.id}-{secrets.token_hex(8)}.zip"  # unguessable, even inside the folder
+    if export.file_name is None:  # named once, before any byte is written: a re-run reuses the name
+        export.file_name = f"export-{export.id}-{secrets.token_hex(8)}.zip"  # unguessable
+        DataExport.update(file_name=export.file_name).where(DataExport.id == export.id).execute()
+    final = export.file_name
     partial = exports_dir() / f"export-{export.id}.zip.part"  # a re-run overwrites a killed run's
     # Level 1: most of the size saving of deflate at a fraction of its time.
     with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive, \
@@ -111,11 +116,14 @@ def build_export(job: Job, progress: jobs.Progress) -> None:
                 shutil.copyfileobj(spooled, out)
         archive.writestr("schema.json", json.dumps(data_schema(), indent=2))
         for f in files:
-            archive.write(Path(current_app.instance_path) / "uploads" / f.stored_name,
-                          f"files/{f.id}-{Path(f.filename).name}")
+            stored = Path(current_app.instance_path) / "uploads" / f.stored_name
+            if stored.exists():  # a lost file must not cost the person the rest of their export
+                archive.write(stored, f"files/{f.id}-{Path(f.filename).name}")
+            else:
+                current_app.logger.error("export %s: uploaded file %s is missing", export.id, f.id)
             progress.advance()
         archive.writestr("consent-receipt.json", json.dumps(
-            consent_receipt(user, current_app.config["BASE_URL"]), indent=2, ensure_ascii=False))
+            consent_receipt(user, external_url("preferences.page")), indent=2, ensure_ascii=False))
         archive.writestr("index.html", render_template(
             "exports/index.html", user=user, entries=entries, counts=counts, slug_of=slug_of,
             generated_at=utcnow(), controller=current_app.config["CONTROLLER_NAME"]))
@@ -125,7 +133,8 @@ def build_export(job: Job, progress: jobs.Progress) -> None:
                       expires_at=now + EXPORT_LIFETIME).where(DataExport.id == export.id).execute()
     audit.record(audit.Event("export.ready", subject=user, details={"export_id": export.id}))
     progress.advance()
-    _tell(user, export.id)
+    if not was_ready:  # a re-run after it was ready must not email twice
+        _tell(user, export.id)
 
 
 def _write_data_json(archive, user, entries, csvs, progress) -> dict[str, int]:
@@ -187,9 +196,10 @@ def _tell(user: User, export_id: int) -> None:
 
 
 def purge_expired_exports() -> int:
-    """Delete archives past their 7 days (the registry's retention)."""
+    """Delete archives past their 7 days (the registry's retention), and any partial file."""
     expired = list(DataExport.select().where(DataExport.expires_at < utcnow(), DataExport.deleted_at.is_null()))
     for export in expired:
-        (exports_dir() / export.file_name).unlink(missing_ok=True)
+        for path in exports_dir().glob(f"export-{export.id}[-.]*"):
+            path.unlink(missing_ok=True)
         DataExport.update(deleted_at=utcnow()).where(DataExport.id == export.id).execute()
     return len(expired)

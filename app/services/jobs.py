@@ -9,7 +9,10 @@ written to be re-run: they overwrite, never append twice."""
 from __future__ import annotations
 
 from datetime import timedelta
+import time
 from typing import Callable
+
+from flask import current_app
 
 from app.db import database, is_postgres
 from app.models import Job, JobStatus, User
@@ -19,7 +22,7 @@ HANDLERS: dict[str, Callable[[Job, "Progress"], None]] = {}
 STALE_AFTER = timedelta(seconds=30)  # SQLite: a running job silent this long was killed
 MAX_ATTEMPTS = 5
 RETRY_BACKOFF = timedelta(minutes=5)  # a failed job is tried again after attempts x this
-HEARTBEAT_EVERY = timedelta(seconds=2)
+HEARTBEAT_SECONDS = 2
 _LOCK_SPACE = 0x4A4F4253  # 'JOBS': the first key of every job's advisory lock
 
 
@@ -34,10 +37,8 @@ def handler(kind: str):
 class Progress:
     """What a handler reports; also the job's heartbeat. Writes are throttled."""
 
-    CHECK_EVERY = 500  # advances between looks at the clock: exports advance once per row
-
     def __init__(self, job: Job):
-        self.job, self._last_write, self._unchecked = job, None, 0
+        self.job, self._last_write = job, None
 
     def total(self, n: int) -> None:
         self.job.progress_total, self.job.progress_done = n, 0
@@ -45,17 +46,14 @@ class Progress:
 
     def advance(self, n: int = 1) -> None:
         self.job.progress_done += n
-        self._unchecked += 1
-        if self._unchecked >= self.CHECK_EVERY:
-            self._unchecked = 0
-            self._write()
+        self._write()
 
     def _write(self, force: bool = False) -> None:
-        now = utcnow()
-        if force or self._last_write is None or now - self._last_write >= HEARTBEAT_EVERY:
+        # time.monotonic is cheap enough to ask on every row an export streams.
+        if force or self._last_write is None or time.monotonic() - self._last_write >= HEARTBEAT_SECONDS:
             Job.update(progress_done=self.job.progress_done, progress_total=self.job.progress_total,
-                       heartbeat_at=now).where(Job.id == self.job.id).execute()
-            self._last_write = now
+                       heartbeat_at=utcnow()).where(Job.id == self.job.id).execute()
+            self._last_write = time.monotonic()
 
 
 def enqueue(kind: str, user: User | None = None) -> Job:
@@ -98,9 +96,16 @@ def claim_next() -> Job | None:
             continue  # not yet: back off longer after each attempt
         if is_postgres() and not _try_lock(job.id):
             continue  # another scheduler is running it
-        claimed = (Job.update(status=JobStatus.RUNNING.value, attempts=Job.attempts + 1, started_at=utcnow(),
-                              heartbeat_at=utcnow(), error=None)
-                   .where(Job.id == job.id, Job.status == job.status).execute())
+        try:
+            # Guarded by what we read, attempts included: of two schedulers taking the
+            # same dead job, exactly one succeeds.
+            claimed = (Job.update(status=JobStatus.RUNNING.value, attempts=Job.attempts + 1, started_at=utcnow(),
+                                  heartbeat_at=utcnow(), error=None)
+                       .where(Job.id == job.id, Job.status == job.status, Job.attempts == job.attempts).execute())
+        except BaseException:
+            if is_postgres():
+                _unlock(job.id)
+            raise
         if claimed:
             return Job.get_by_id(job.id)
         if is_postgres():
@@ -109,14 +114,16 @@ def claim_next() -> Job | None:
 
 
 def _run(job: Job) -> None:
+    mine = (Job.id == job.id) & (Job.attempts == job.attempts)  # not if another scheduler took it over
     try:
         HANDLERS[job.kind](job, Progress(job))
     except Exception as e:  # the job records why; the scheduler carries on with the next
-        Job.update(status=JobStatus.FAILED.value, error=f"{type(e).__name__}: {e}", finished_at=utcnow()
-                   ).where(Job.id == job.id).execute()
+        current_app.logger.exception("job %s (%s) failed", job.id, job.kind)
+        # The type only: messages can carry paths or data, and people see their jobs.
+        Job.update(status=JobStatus.FAILED.value, error=type(e).__name__, finished_at=utcnow()).where(mine).execute()
     else:
         Job.update(status=JobStatus.DONE.value, finished_at=utcnow(), heartbeat_at=utcnow(),
-                   progress_done=Job.progress_total).where(Job.id == job.id).execute()
+                   progress_done=Job.progress_total).where(mine).execute()
     finally:
         if is_postgres():
             _unlock(job.id)
@@ -129,7 +136,3 @@ def _try_lock(job_id: int) -> bool:
 def _unlock(job_id: int) -> None:
     database.execute_sql("SELECT pg_advisory_unlock(%s, %s)", (_LOCK_SPACE, job_id))
 
-
-def job_of(user: User, job_id: int) -> Job | None:
-    """A job, only if it is `user`'s own."""
-    return Job.get_or_none(Job.id == job_id, Job.user == user.id)

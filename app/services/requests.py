@@ -1,17 +1,22 @@
 """Privacy requests: filing, the emailed confirmation of an erasure, the cooling-off
-period, cancellation, and the DPO's approval that starts the erasure job."""
+period, cancellation, and the DPO's approval that starts the erasure job.
+
+Every change of status is a guarded UPDATE (`… WHERE status IN (expected)`): of a
+cancellation and an approval racing, exactly one wins, and a stale copy of a row can
+never write an old status back."""
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Callable
+from typing import Callable, Iterable
 
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from app.db import database
+from app.db import database, is_postgres
 from app.models import PrivacyRequest, RequestEvent, RequestKind, RequestStatus, User
 from app.models.base import utcnow
-from app.services import audit, jobs
+from app.models.consent import ConsentSource
+from app.services import audit, consent, jobs
 from app.services.deadlines import due_date
 from app.services.errors import ServiceError
 from app.services.mail import send_email
@@ -20,42 +25,57 @@ COOLING_OFF = timedelta(days=14)
 CONFIRM_LINK_LIFETIME = timedelta(hours=48)
 S = RequestStatus
 OPEN = (S.AWAITING_CONFIRMATION, S.COOLING_OFF, S.PENDING_REVIEW, S.APPROVED, S.IN_PROGRESS)
+CANCELLABLE = (S.AWAITING_CONFIRMATION, S.COOLING_OFF, S.PENDING_REVIEW)
 
 
 def _serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="request-confirmation")
 
 
-def _step(request: PrivacyRequest, status: RequestStatus, note: str, actor: str, **fields) -> None:
-    """Move a request on: its row, its timeline and the audit log together."""
-    request.status = status.value
-    for name, value in fields.items():
-        setattr(request, name, value)
-    request.save()
-    RequestEvent.create(request=request, status=status.value, note=note, actor_label=actor)
-    audit.record(audit.Event(f"request.{status.value}", subject=User.get_by_id(request.user_id),
-                             details={"request_id": request.id, "kind": request.kind}))
+def move(request_id: int, expected: Iterable[RequestStatus], to: RequestStatus, note: str, actor: str,
+         **fields) -> PrivacyRequest | None:
+    """Move a request on if, and only if, it is still in an expected status: its row,
+    its timeline and the audit log together. None when it was not."""
+    with database.atomic():
+        moved = (PrivacyRequest.update(status=to.value, **fields)
+                 .where(PrivacyRequest.id == request_id, PrivacyRequest.status.in_([s.value for s in expected]))
+                 .execute())
+        if not moved:
+            return None
+        request = PrivacyRequest.get_by_id(request_id)
+        RequestEvent.create(request=request, status=to.value, note=note, actor_label=actor)
+        audit.record(audit.Event(f"request.{to.value}", subject=User.get_by_id(request.user_id),
+                                 details={"request_id": request.id, "kind": request.kind}))
+    return request
 
 
 def file_request(user: User, kind: RequestKind, details: str, confirm_link: Callable[[str], str]) -> PrivacyRequest:
-    """File a request. An erasure is only real once confirmed from the emailed link;
-    asking twice while one is open returns the open one."""
+    """File a request. An erasure is only real once confirmed from the emailed link.
+    Asking again while one is open returns the open one; an unconfirmed erasure gets
+    a fresh link (the first email may never have arrived)."""
     with database.atomic():
-        existing = open_request(user, kind)
-        if existing:
-            return existing
-        now = utcnow()
-        request = PrivacyRequest(user=user, kind=kind.value, details=details.strip()[:5000],
-                                 received_at=now, due_at=due_date(now))
-        if kind is RequestKind.DELETION:
-            _step(request, S.AWAITING_CONFIRMATION, "Request received; confirmation link emailed.", user.email)
-        else:
-            _step(request, S.PENDING_REVIEW, "Request received.", user.email)
-    if kind is RequestKind.DELETION:
+        _lock_person(user)
+        request = open_request(user, kind)
+        if request is None:
+            now = utcnow()
+            first = S.AWAITING_CONFIRMATION if kind is RequestKind.DELETION else S.PENDING_REVIEW
+            request = PrivacyRequest.create(user=user, kind=kind.value, details=details.strip()[:5000],
+                                            received_at=now, due_at=due_date(now), status=first.value)
+            RequestEvent.create(request=request, status=first.value, actor_label=user.email,
+                                note="Request received" + ("; confirmation link emailed." if first is
+                                                           S.AWAITING_CONFIRMATION else "."))
+            audit.record(audit.Event(f"request.{first.value}", actor=user, subject=user,
+                                     details={"request_id": request.id, "kind": kind.value}))
+    if request.status == S.AWAITING_CONFIRMATION.value:
         send_email(user.email, "Confirm that you want your data erased", "confirm_deletion",
                    link=confirm_link(_serializer().dumps({"r": request.id})),
                    hours=int(CONFIRM_LINK_LIFETIME.total_seconds() // 3600), days=COOLING_OFF.days)
     return request
+
+
+def _lock_person(user: User) -> None:
+    if is_postgres():
+        database.execute_sql("SELECT id FROM users WHERE id = %s FOR UPDATE", (user.id,))
 
 
 def open_request(user: User, kind: RequestKind) -> PrivacyRequest | None:
@@ -67,10 +87,12 @@ def request_for_token(token: str) -> PrivacyRequest:
     try:
         data = _serializer().loads(token, max_age=int(CONFIRM_LINK_LIFETIME.total_seconds()))
     except SignatureExpired:
-        raise ServiceError("This confirmation link has expired (links work for 48 hours). Ask again from My data.", 410)
+        raise ServiceError("This confirmation link has expired (links work for 48 hours). "
+                           "Ask again from the Requests page: we will send a fresh one.", 410)
     except BadSignature:
         raise ServiceError("This confirmation link is not valid. Copy the whole link from the email.", 400)
-    request = PrivacyRequest.get_or_none(PrivacyRequest.id == data.get("r"))
+    request = PrivacyRequest.get_or_none(PrivacyRequest.id == data.get("r"),
+                                         PrivacyRequest.kind == RequestKind.DELETION.value)
     if request is None:
         raise ServiceError("This request no longer exists.", 410)
     return request
@@ -78,25 +100,23 @@ def request_for_token(token: str) -> PrivacyRequest:
 
 def confirm_deletion(token: str) -> PrivacyRequest:
     """The emailed link was followed: the cooling-off period starts. Idempotent."""
-    with database.atomic():
-        request = request_for_token(token)
-        if request.status == S.AWAITING_CONFIRMATION.value:
-            now = utcnow()
-            _step(request, S.COOLING_OFF, f"Confirmed from the email. Can be cancelled until "
-                  f"{now + COOLING_OFF:%d %b %Y}.", "the person, by email link",
-                  confirmed_at=now, cooling_off_until=now + COOLING_OFF)
-        elif request.status == S.CANCELLED.value:
-            raise ServiceError("This request was cancelled. Ask again from My data if you still want it.", 410)
+    request = request_for_token(token)
+    now = utcnow()
+    moved = move(request.id, [S.AWAITING_CONFIRMATION], S.COOLING_OFF,
+                 f"Confirmed from the email. Can be cancelled until {now + COOLING_OFF:%d %b %Y}.",
+                 "the person, by email link", confirmed_at=now, cooling_off_until=now + COOLING_OFF)
+    request = moved or PrivacyRequest.get_by_id(request.id)
+    if request.status == S.CANCELLED.value:
+        raise ServiceError("This request was cancelled. Ask again from the Requests page if you still want it.", 410)
     return request
 
 
 def cancel_request(user: User, request_id: int) -> PrivacyRequest:
-    with database.atomic():
-        request = request_of(user, request_id)
-        if request.status not in (S.AWAITING_CONFIRMATION.value, S.COOLING_OFF.value, S.PENDING_REVIEW.value):
-            raise ServiceError("This request can no longer be cancelled: it is already being carried out.", 409)
-        _step(request, S.CANCELLED, "Cancelled by the person.", user.email)
-    return request
+    request_of(user, request_id)  # 404 for other people's
+    cancelled = move(request_id, CANCELLABLE, S.CANCELLED, "Cancelled by the person.", user.email)
+    if cancelled is None:
+        raise ServiceError("This request can no longer be cancelled: it is already being carried out.", 409)
+    return cancelled
 
 
 def request_of(user: User, request_id: int) -> PrivacyRequest:
@@ -111,28 +131,35 @@ def requests_of(user: User):
 
 
 def end_cooling_off() -> int:
-    """Scheduler: confirmed erasures whose 14 days are over go to the DPO."""
-    due = list(PrivacyRequest.select().where(PrivacyRequest.status == S.COOLING_OFF.value,
-                                             PrivacyRequest.cooling_off_until <= utcnow()))
-    for request in due:
-        with database.atomic():
-            _step(request, S.PENDING_REVIEW, "Cooling-off period over; sent to the privacy team.", "system")
-    return len(due)
+    """Scheduler: confirmed erasures whose 14 days are over go to the privacy team."""
+    due = PrivacyRequest.select(PrivacyRequest.id).where(PrivacyRequest.status == S.COOLING_OFF.value,
+                                                         PrivacyRequest.cooling_off_until <= utcnow())
+    moved = [move(r.id, [S.COOLING_OFF], S.PENDING_REVIEW, "Cooling-off period over; sent to the privacy team.",
+                  "system") for r in list(due)]
+    return len([m for m in moved if m])
 
 
 def approve_request(request_id: int, actor: User | None = None) -> PrivacyRequest:
-    """The DPO's yes. An erasure then runs as a job; other kinds are marked done by the
-    DPO console (a later issue) - until then approval completes them."""
+    """The DPO's yes. An erasure then runs as a job; an objection takes effect at once
+    (it is absolute for direct marketing, Art. 21(3)); the other kinds stay approved
+    until the privacy team has carried them out."""
+    request = PrivacyRequest.get_or_none(PrivacyRequest.id == request_id)
+    if request is None:
+        raise ServiceError(f"No request {request_id}.", 404)
+    who = actor.email if actor else "the privacy team"
     with database.atomic():
-        request = PrivacyRequest.get_or_none(PrivacyRequest.id == request_id)
-        if request is None:
-            raise ServiceError(f"No request {request_id}.", 404)
-        if request.status != S.PENDING_REVIEW.value:
-            raise ServiceError(f"Request {request_id} is {request.status}, not waiting for a decision.", 409)
-        who = actor.email if actor else "the privacy team"
         if request.kind == RequestKind.DELETION.value:
             job = jobs.enqueue("erasure")  # belongs to no person: it must outlive the erasure
-            _step(request, S.APPROVED, "Approved; erasure scheduled.", who, decided_at=utcnow(), job=job)
+            approved = move(request_id, [S.PENDING_REVIEW], S.APPROVED, "Approved; erasure scheduled.", who,
+                            decided_at=utcnow(), job=job)
         else:
-            _step(request, S.COMPLETED, "Approved and carried out.", who, decided_at=utcnow(), completed_at=utcnow())
-    return request
+            approved = move(request_id, [S.PENDING_REVIEW], S.APPROVED, "Approved.", who, decided_at=utcnow())
+        if approved is None:
+            raise ServiceError(f"Request {request_id} is {request.status}, not waiting for a decision.", 409)
+        if request.kind == RequestKind.OBJECTION.value:
+            person = User.get_by_id(request.user_id)
+            consent.stop_all_marketing(person, consent.Origin(ConsentSource.STAFF, actor=actor))
+            approved = move(request_id, [S.APPROVED], S.COMPLETED,
+                            "Direct marketing and its profiling switched off.", who, completed_at=utcnow())
+    return approved
+

@@ -59,8 +59,10 @@ def export_status():
 @limiter.limit("30/hour")
 def download_export(export_id):
     path = exports.open_download(current_user, export_id, request.remote_addr)
-    return send_file(path, mimetype="application/zip", as_attachment=True,
-                     download_name=f"my-data-{export_id}.zip")
+    response = send_file(path, mimetype="application/zip", as_attachment=True,
+                         download_name=f"my-data-{export_id}.zip")
+    response.headers["Cache-Control"] = "no-store"  # send_file's "no-cache" would still let it be stored
+    return response
 
 
 @bp.route("/profile", methods=["GET", "POST"])
