@@ -151,3 +151,17 @@ def test_concurrent_double_clicks_leave_state_equal_to_the_last_event(person, ap
         t.join()
     assert errors == []
     assert_ledger_and_state_agree(person)
+
+
+def test_an_explicit_opt_in_after_gpc_stands_and_the_signal_does_not_flip_it(person):
+    gpc = consent.Origin(ConsentSource.GPC)
+    assert len(consent.honour_gpc(person, gpc)) == 1  # sharing withdrawn, with a gpc event
+    consent.set_consent(person, purpose("partner_sharing"), True, PORTAL)  # then the person opts in
+    assert consent.honour_gpc(person, gpc) == []  # the later explicit choice stands
+    assert choices(person)["partner_sharing"] is True
+
+
+def test_gpc_still_overrides_a_yes_recorded_before_the_signal(person):
+    consent.set_consent(person, purpose("partner_sharing"), True, PORTAL)
+    [event] = consent.honour_gpc(person, consent.Origin(ConsentSource.GPC))
+    assert event.source == "gpc" and choices(person)["partner_sharing"] is False

@@ -96,3 +96,13 @@ def test_an_admin_cannot_pre_tick_a_consent_purpose(client, login_as):
     response = post_form(client, "/admin/purposes/marketing_email", form)
     assert response.status_code == 400 and "no pre-ticked boxes" in response.text
     assert "My carefully written notice" in response.text  # nothing typed is lost
+
+
+def test_a_suppressed_address_is_refused_everything_not_unknown(app, client, make_user):
+    from app.services.suppression import suppress
+    key = new_key(make_user)
+    with app.app_context(), database.connection_context():
+        suppress("Gone@Example.com", "erasure")
+    response = ask(client, key, "gone@example.com")
+    assert response.status_code == 200 and response.json["suppressed"] is True
+    assert not any(p["granted"] for p in response.json["purposes"].values())

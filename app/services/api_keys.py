@@ -10,6 +10,7 @@ from app.models.user import normalise_email
 from app.services import audit
 from app.services.consent import choices_for
 from app.services.errors import ServiceError
+from app.services.suppression import is_suppressed
 
 KEY_PREFIX = "pcc_"
 
@@ -53,12 +54,18 @@ def authenticate_api_key(authorization: str | None) -> ApiKey:
 
 def consent_status(email: str) -> dict | None:
     """Each purpose's current answer for `email`, or None if nobody has that address.
-    An unknown address runs the same queries, so response times do not tell them apart."""
+    An unknown address runs the same queries, so response times do not tell them apart.
+    A suppressed address (erased, or never to be mailed) gets a no to everything."""
     user = User.by_email(normalise_email(email))
     choices = choices_for(user or User(id=0, email=""))
+    if is_suppressed(email):
+        return {"email": normalise_email(email), "suppressed": True, "purposes": {c.purpose.key: {
+            "granted": False, "locked": False, "needs_reconfirmation": False,
+            "notice_version": c.purpose.notice_version, "last_changed_at": None, "source": "suppressed",
+        } for c in choices}}
     if user is None:
         return None
-    return {"email": user.email, "purposes": {c.purpose.key: {
+    return {"email": user.email, "suppressed": False, "purposes": {c.purpose.key: {
         "granted": c.granted,
         "locked": c.locked,
         "needs_reconfirmation": c.needs_reconfirmation,

@@ -111,14 +111,16 @@ def stop_all_marketing(user: User, origin: Origin) -> list[ConsentEvent]:
 
 
 def honour_gpc(user: User, origin: Origin) -> list[ConsentEvent]:
-    """Global Privacy Control: opt out of sale/sharing. Only writes when the purpose is
-    not already withdrawn, so a browser sending the signal on every request is cheap."""
-    return _withdraw_kinds(user, (PurposeKind.SHARING,), origin)
+    """Global Privacy Control: opt out of sale/sharing, asking nothing more (CCPA
+    §7025). One rule: the signal withdraws sharing once; if the person then switches
+    sharing on themselves, that later explicit choice stands (§7025(c)(3)) and the
+    signal does not flip it back on every request."""
+    return _withdraw_kinds(user, (PurposeKind.SHARING,), origin, keep_explicit_after_gpc=True)
 
 
-def _withdraw_kinds(user: User, kinds, origin: Origin) -> list[ConsentEvent]:
+def _withdraw_kinds(user: User, kinds, origin: Origin, keep_explicit_after_gpc: bool = False) -> list[ConsentEvent]:
     purposes = [p for p in Purpose.catalogue().where(Purpose.kind.in_([k.value for k in kinds])) if not p.locked]
-    pending = [p for p in purposes if _needs_withdrawal(user, p)]
+    pending = [p for p in purposes if _needs_withdrawal(user, p, keep_explicit_after_gpc)]
     if not pending:
         return []
     with database.atomic():
@@ -127,10 +129,17 @@ def _withdraw_kinds(user: User, kinds, origin: Origin) -> list[ConsentEvent]:
     return [e for e in events if e]
 
 
-def _needs_withdrawal(user: User, purpose: Purpose) -> bool:
+def _needs_withdrawal(user: User, purpose: Purpose, keep_explicit_after_gpc: bool = False) -> bool:
     # No state yet also counts: an explicit "no" on record outlives any later default.
     state = ConsentState.get_or_none(ConsentState.user == user.id, ConsentState.purpose == purpose.id)
-    return state is None or state.granted
+    if state is None or not state.granted:
+        return state is None
+    if keep_explicit_after_gpc and state.source in (ConsentSource.PORTAL.value, ConsentSource.EMAIL_LINK.value):
+        gpc_before = (ConsentEvent.select().where(ConsentEvent.user == user.id, ConsentEvent.purpose == purpose.id,
+                                                  ConsentEvent.source == ConsentSource.GPC.value,
+                                                  ConsentEvent.id < state.last_event_id).exists())
+        return not gpc_before
+    return True
 
 
 def history(user: User):

@@ -11,8 +11,8 @@ PURPOSE_STATE = {
                                  "description": "Consent was given to an older notice; not assumed until confirmed."},
         "notice_version": {"type": "integer"},
         "last_changed_at": {"type": ["string", "null"], "format": "date-time"},
-        "source": {"type": "string", "enum": ["default", "portal", "email_link", "one_click", "import",
-                                              "api", "gpc", "staff"]},
+        "source": {"type": "string", "enum": ["default", "suppressed", "portal", "email_link", "one_click",
+                                              "import", "api", "gpc", "staff"]},
     },
 }
 ERROR = {"type": "object", "properties": {"error": {"type": "string"}, "detail": {"type": "string"},
@@ -38,8 +38,11 @@ def openapi_document(server_url: str) -> dict:
                             "schema": {"type": "string", "format": "email"}}],
             "responses": {
                 "200": {"description": "The person's choices", "content": {"application/json": {"schema": {
-                    "type": "object", "required": ["email", "purposes"],
-                    "properties": {"email": {"type": "string"}, "purposes": {
+                    "type": "object", "required": ["email", "suppressed", "purposes"],
+                    "properties": {"email": {"type": "string"}, "suppressed": {
+                        "type": "boolean", "description": "On the suppression list (erased, or never to be "
+                                                          "mailed again): every purpose is refused."},
+                        "purposes": {
                         "type": "object", "additionalProperties": {"$ref": "#/components/schemas/PurposeState"}}}}}}},
                 "400": {"description": "No email given", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
                 "401": {"description": "Missing, wrong or revoked API key", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},

@@ -29,7 +29,8 @@ def gpc_requested() -> bool:
 def honour_gpc_for_signed_in_people():
     """Global Privacy Control from a signed-in person's browser: opt out of sale and
     sharing at once, with nothing more asked (CCPA §7025)."""
-    if gpc_requested() and current_user.is_authenticated and current_user.role_enum is Role.SUBJECT:
+    if (gpc_requested() and request.endpoint != "static" and current_user.is_authenticated
+            and current_user.role_enum is Role.SUBJECT):
         ctx = _me()
         consent.honour_gpc(ctx.person, ctx.origin(ConsentSource.GPC))
 
