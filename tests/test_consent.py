@@ -165,3 +165,25 @@ def test_gpc_still_overrides_a_yes_recorded_before_the_signal(person):
     consent.set_consent(person, purpose("partner_sharing"), True, PORTAL)
     [event] = consent.honour_gpc(person, consent.Origin(ConsentSource.GPC))
     assert event.source == "gpc" and choices(person)["partner_sharing"] is False
+
+
+def test_rewording_keeps_every_notice_and_only_a_material_change_asks_again(person, make_user, app):
+    from app.models import PurposeNotice
+    from app.services.receipts import consent_receipt
+    admin = make_user(Role.ADMIN)
+    tracking = purpose("click_tracking")
+    original = tracking.description
+    consent.set_consent(person, tracking, True, PORTAL)
+    update_purpose(tracking, name=tracking.name, description="Same meaning, clearer words.",
+                   default_granted=False, material=False, actor=admin)
+    assert purpose("click_tracking").notice_version == 2
+    assert choices(person)["click_tracking"] is True  # a rewording asks nobody again
+    update_purpose(purpose("click_tracking"), name=tracking.name, description="Now also reading time.",
+                   default_granted=False, material=True, actor=admin)
+    assert choices(person)["click_tracking"] is False  # a material change is not assumed
+    assert [n.text for n in PurposeNotice.select().where(PurposeNotice.purpose == tracking.id)
+            .order_by(PurposeNotice.version)] == [original, "Same meaning, clearer words.", "Now also reading time."]
+    with app.test_request_context():
+        receipt = consent_receipt(person, "http://localhost/preferences")
+    [entry] = [p for p in receipt["purposes"] if p["purposeId"] == "click_tracking"]
+    assert entry["events"][0]["noticeText"] == original  # what they agreed to, word for word

@@ -3,7 +3,7 @@ from app.models.activity import CalendarEntry, CallLog, LocationCheckin, SmsLog
 from app.models.api_key import ApiKey
 from app.models.audit import AuditEvent
 from app.models.billing import PaymentMethod, SupportInteraction
-from app.models.consent import ConsentEvent, ConsentSource, ConsentState, Purpose, PurposeKind
+from app.models.consent import ConsentEvent, ConsentSource, ConsentState, Purpose, PurposeKind, PurposeNotice
 from app.models.contacts import Lead, LeadSource
 from app.models.files import UploadedFile
 from app.models.jobs import DataExport, Job, JobStatus
@@ -18,7 +18,7 @@ from app.models.user import ROLES_REQUIRING_TOTP, Role, SignInLink, User
 ALL_MODELS = (
     User, SignInLink, Lead, UploadedFile, Profile, CalendarEntry, CallLog, SmsLog,
     LocationCheckin, UsageEvent, EmailEngagement, Device, PaymentMethod,
-    SupportInteraction, AuditEvent, Purpose, ConsentEvent, ConsentState, ApiKey, Job, DataExport,
+    SupportInteraction, AuditEvent, Purpose, PurposeNotice, ConsentEvent, ConsentState, ApiKey, Job, DataExport,
     PrivacyRequest, RequestEvent, Suppression,
 )
 

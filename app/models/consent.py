@@ -38,7 +38,8 @@ class Purpose(BaseModel):
     legal_basis = peewee.CharField(max_length=20)  # "consent" or "legitimate_interest"
     default_granted = peewee.BooleanField(default=False)  # only ever true for legitimate interest
     locked_reason = peewee.TextField(null=True)  # set for essential communications
-    notice_version = peewee.IntegerField(default=1)
+    notice_version = peewee.IntegerField(default=1)  # the current notice (PurposeNotice)
+    reconfirm_from_version = peewee.IntegerField(default=1)  # consents to older notices are not assumed
     notice_published_at = peewee.DateTimeField(default=utcnow)
     position = peewee.IntegerField(default=0)
 
@@ -53,6 +54,20 @@ class Purpose(BaseModel):
     @classmethod
     def catalogue(cls):
         return cls.select().order_by(cls.position, cls.id)
+
+
+class PurposeNotice(BaseModel):
+    """Every version of a purpose's notice, never changed once published: proof of
+    consent (Art. 7(1)) needs what version N said, not what the notice says today."""
+    purpose = peewee.ForeignKeyField(Purpose, backref="notices", on_delete="CASCADE")
+    version = peewee.IntegerField()
+    name = peewee.CharField(max_length=120)
+    text = peewee.TextField()
+    material = peewee.BooleanField(default=False)
+    published_at = peewee.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("purpose", "version"), True),)
 
 
 @personal_data(

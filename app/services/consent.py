@@ -43,7 +43,7 @@ def effective(purpose: Purpose, state: ConsentState | None) -> Choice:
     if state is None:
         return Choice(purpose, purpose.default_granted, None, False)
     stale = (state.granted and purpose.legal_basis == CONSENT
-             and state.notice_version < purpose.notice_version)
+             and state.notice_version < purpose.reconfirm_from_version)
     return Choice(purpose, state.granted and not stale, state, stale)
 
 

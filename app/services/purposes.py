@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from app.db import database
 from app.models.base import utcnow
-from app.models.consent import Purpose, PurposeKind
+from app.models.consent import Purpose, PurposeKind, PurposeNotice
 from app.services import audit
 from app.services.errors import ServiceError
 
@@ -53,26 +53,35 @@ def ensure_catalogue() -> int:
     with database.atomic():
         for position, (key, name, kind, basis, default, text, locked) in enumerate(CATALOGUE):
             if key not in existing:
-                Purpose.create(key=key, name=name, kind=kind.value, legal_basis=basis, default_granted=default,
-                               description=text, locked_reason=locked, position=position)
+                purpose = Purpose.create(key=key, name=name, kind=kind.value, legal_basis=basis,
+                                         default_granted=default, description=text, locked_reason=locked,
+                                         position=position)
+                PurposeNotice.create(purpose=purpose, version=1, name=name, text=text)
                 added += 1
     return added
 
 
 def update_purpose(purpose: Purpose, *, name: str, description: str, default_granted: bool,
                    material: bool, actor) -> Purpose:
-    """Edit a purpose. A material change publishes a new notice version: consents given
-    under the old one are no longer assumed until each person re-confirms."""
+    """Edit a purpose. Any change of wording publishes a new notice version, kept
+    unchanged beside the old ones (what people agreed to must stay provable). A material
+    change also means consents given to earlier versions are no longer assumed until
+    each person confirms again."""
     if default_granted and purpose.legal_basis == CONSENT:
         raise ServiceError("A purpose based on consent must default to off: no pre-ticked boxes (GDPR Art. 7, 25).")
     if purpose.locked and not default_granted:
         raise ServiceError("Essential communications cannot be switched off.")
     with database.atomic():
         old_version = purpose.notice_version
+        reworded = (name, description) != (purpose.name, purpose.description)
         purpose.name, purpose.description, purpose.default_granted = name, description, default_granted
-        if material:
+        if reworded or material:
             purpose.notice_version += 1
             purpose.notice_published_at = utcnow()
+            PurposeNotice.create(purpose=purpose, version=purpose.notice_version, name=name, text=description,
+                                 material=material)
+        if material:
+            purpose.reconfirm_from_version = purpose.notice_version
         purpose.save()
         audit.record(audit.Event("purpose.updated", actor=actor, details={
             "purpose": purpose.key, "material": material,

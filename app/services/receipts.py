@@ -8,7 +8,7 @@ from collections import defaultdict
 from flask import current_app
 
 from app.models import User
-from app.models.consent import ConsentEvent
+from app.models.consent import ConsentEvent, PurposeNotice
 from app.models.base import utcnow
 from app.services.consent import choices_for, history
 
@@ -26,12 +26,14 @@ def _state_label(choice) -> str:
 
 
 def consent_receipt(user: User, preferences_url: str) -> dict:
+    notices = {(n.purpose_id, n.version): n.text for n in PurposeNotice.select()}
     events = defaultdict(list)
     for e in history(user).order_by(ConsentEvent.id):
         events[e.purpose.key].append({
             "eventId": e.id, "eventTime": e.occurred_at.isoformat() + "Z",
             "eventType": "given" if e.granted else "withdrawn", "eventState": "granted" if e.granted else "withdrawn",
-            "noticeVersion": e.notice_version, "collectionMethod": e.source,
+            "noticeVersion": e.notice_version, "noticeText": notices.get((e.purpose_id, e.notice_version)),
+            "collectionMethod": e.source,
             "actor": e.actor_label, "ipAddress": e.ip, "userAgent": e.user_agent})
     config = current_app.config
     return {
