@@ -31,7 +31,7 @@ def test_a_new_person_has_every_consent_purpose_off(person):
     now = choices(person)
     consent_keys = [p.key for p in Purpose.select().where(Purpose.legal_basis == "consent")]
     assert not any(now[k] for k in consent_keys)
-    assert now["postal_offers"] is True  # legitimate interest: on unless they object
+    assert now["postal_offers"] is False  # legitimate interest, yet off until asked (LEGAL.md)
     assert now["security_alerts"] and now["billing"]  # essential, locked
     assert ConsentEvent.select().count() == 0
 

@@ -153,3 +153,19 @@ def test_a_bad_phone_number_is_named_and_nothing_typed_is_lost(client, alice):
                                                       "time_zone": "UTC", "language": "en"})
     assert response.status_code == 400
     assert "Use digits, spaces and + ( ) - only" in response.text and 'value="Alice Typed"' in response.text
+
+
+def test_downloading_or_correcting_needs_a_recent_sign_in(app, client, alice):
+    post_form(client, "/my-data/export", token_from="/my-data/")
+    run_jobs(app)
+    with database.connection_context():
+        export_id = DataExport.get().id
+    with client.session_transaction() as session:
+        session["signed_in_at"] -= 16 * 60  # signed in 16 minutes ago
+    response = client.get(f"/my-data/exports/{export_id}/download")
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"/login?next=/my-data/exports/{export_id}/download"
+    assert "sign in again to continue" in client.get("/login").text
+    post_form(client, "/login", {"email": "alice@example.com", "password": PASSWORD})
+    with client.get(f"/my-data/exports/{export_id}/download") as again:
+        assert again.status_code == 200

@@ -89,7 +89,7 @@ def _apply(user: User, purpose: Purpose, granted: bool, origin: Origin) -> Conse
     event = ConsentEvent.create(
         user=user, purpose=purpose, granted=granted, notice_version=purpose.notice_version,
         occurred_at=now, source=origin.source.value, actor=origin.actor,
-        actor_label=origin.actor.email if origin.actor else "the person, unauthenticated",
+        actor_label=origin.actor.email if origin.actor else "system",
         ip=audit.truncate_ip(origin.ip), user_agent=(origin.user_agent or "")[:300])
     fields = dict(granted=granted, notice_version=purpose.notice_version, source=origin.source.value,
                   updated_at=now, last_event=event)

@@ -19,7 +19,7 @@ def set_device_push(user: User, device_id: int, enabled: bool, ip: str | None = 
     with database.atomic():
         Device.update(push_enabled=enabled).where(Device.id == device.id).execute()
         audit.record(audit.Event("push.device_" + ("enabled" if enabled else "disabled"), actor=user,
-                                 subject=user, ip=ip, details={"device_id": device.id, "device": device.name}))
+                                 subject=user, ip=ip, details={"device_id": device.id}))  # no name: the log is never rewritten
     device.push_enabled = enabled
     return device
 

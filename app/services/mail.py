@@ -42,7 +42,7 @@ def deliver(msg: EmailMessage, mail_url: str | None = None) -> None:
                 smtp.login(unquote(url.username), unquote(url.password or ""))
             smtp.send_message(msg)
     except (smtplib.SMTPException, OSError) as e:
-        current_app.logger.error("Mail to %s not sent: %s", msg["To"], e)
+        current_app.logger.error("Mail %s not sent: %s", msg["Message-ID"], e)  # no address in logs
         raise MailError("We could not send the email just now. Nothing was lost: try again in a few minutes.") from e
 
 

@@ -14,8 +14,10 @@ K = PurposeKind
 CATALOGUE = (
     ("marketing_email", "Marketing email", K.MARKETING, CONSENT, False,
      "News, offers and product updates by email. At most a few a month; every one has an unsubscribe link.", None),
-    ("postal_offers", "Product offers by post", K.MARKETING, LEGITIMATE_INTEREST, True,
-     "Occasional letters about products similar to the ones you use. We send these unless you object.", None),
+    # Legitimate interest would allow "on unless you object"; LEGAL.md's rule is that
+    # every optional purpose starts off, and the stricter rule wins.
+    ("postal_offers", "Product offers by post", K.MARKETING, LEGITIMATE_INTEREST, False,
+     "Occasional letters about products similar to the ones you use.", None),
     ("voice_broadcast", "Voice broadcasts", K.MARKETING, CONSENT, False,
      "Recorded phone messages about offers and events.", None),
     ("sms_marketing", "Text message offers", K.MARKETING, CONSENT, False,

@@ -2,10 +2,12 @@
 refused (and a test fails), so no route can be forgotten."""
 from __future__ import annotations
 
+import time
+from functools import wraps
 from urllib.parse import urlsplit
 
-from flask import abort, current_app, request, url_for
-from flask_login import current_user
+from flask import abort, current_app, flash, redirect, request, session, url_for
+from flask_login import current_user, logout_user
 
 from app.models import Role
 
@@ -45,3 +47,24 @@ def check_access() -> None:
     if rule is None or current_user.role_enum not in rule:
         abort(403)
     return None
+
+
+FRESH_LOGIN_SECONDS = 15 * 60
+
+
+def fresh_login(view):
+    """Before disclosing or correcting data, or erasing it: a sign-in within the last
+    15 minutes (GDPR identity checks; CCPA §7060-7062). Otherwise sign in again and
+    come back."""
+    @wraps(view)
+    def guarded(*args, **kwargs):
+        signed_in_at = session.get("signed_in_at", 0)
+        if time.time() - signed_in_at > FRESH_LOGIN_SECONDS:
+            back = request.path if request.method == "GET" else (request.referrer or request.path)
+            back = urlsplit(back)._replace(scheme="", netloc="").geturl()
+            logout_user()
+            session.clear()
+            flash("For your protection, sign in again to continue.", "info")
+            return redirect(url_for("auth.login", next=back))
+        return view(*args, **kwargs)
+    return guarded

@@ -42,6 +42,7 @@ def _finish(user: User, method: str):
     next_url = _safe_next(session.get("next_url"))
     session.clear()  # nothing from before the sign-in carries over
     login_user(user)
+    session["signed_in_at"] = int(time.time())  # for pages that want a recent sign-in
     auth.complete_sign_in(user, method, request.remote_addr)
     return redirect(next_url or url_for(home_endpoint(user)), 303)
 

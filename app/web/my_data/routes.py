@@ -10,7 +10,7 @@ from app.models import Role
 from app.services import exports
 from app.services.personal_data import entry_by_slug, holdings_of, page_of_rows, slug_of
 from app.services.profiles import profile_of, rectify_profile
-from app.web.access import roles
+from app.web.access import fresh_login, roles
 from app.web.my_data.forms import ProfileForm
 from app.web.rendering import render_page_or_fragment
 
@@ -56,6 +56,7 @@ def export_status():
 
 @bp.get("/exports/<int:export_id>/download")
 @roles(Role.SUBJECT)
+@fresh_login
 @limiter.limit("30/hour")
 def download_export(export_id):
     path = exports.open_download(current_user, export_id, request.remote_addr)
@@ -67,6 +68,7 @@ def download_export(export_id):
 
 @bp.route("/profile", methods=["GET", "POST"])
 @roles(Role.SUBJECT)
+@fresh_login
 def profile():
     current = profile_of(current_user)
     form = ProfileForm(data={"name": current_user.name, "phone": current.phone, "company": current.company,

@@ -10,7 +10,7 @@ from app.models import RequestKind, Role
 from app.services import requests as privacy_requests
 from app.services.errors import ServiceError
 from app.services.links import external_url
-from app.web.access import public, roles
+from app.web.access import fresh_login, public, roles
 from app.web.auth.forms import EmptyForm
 from app.web.privacy_requests.forms import NewRequestForm
 
@@ -31,6 +31,7 @@ def index():
 
 @bp.post("/")
 @roles(Role.SUBJECT)
+@fresh_login
 @limiter.limit("10/hour")
 def file():
     form = NewRequestForm()
