@@ -142,3 +142,70 @@ def test_every_process_knows_every_job_handler(tmp_path):
             "from app.services.jobs import HANDLERS; print(sorted(HANDLERS))" % str(tmp_path))
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     assert out.strip() == "['erasure', 'erasure_notice', 'export']"
+
+
+def test_two_schedulers_never_run_the_same_job(app, database_url, counting_job):
+    """PostgreSQL: a job whose advisory lock another scheduler holds is skipped. (On
+    SQLite there is one scheduler by design; the guarded claim covers the rest.)"""
+    from app.db import is_postgres, open_database
+    with app.app_context(), database.connection_context():
+        job = jobs.enqueue("test.count")
+        if not is_postgres():
+            other_claim = jobs.claim_next()
+            assert other_claim.id == job.id and jobs.claim_next() is None  # a running job is not taken twice
+            return
+    other = open_database(database_url)  # the other scheduler's own connection
+    other.connect()
+    try:
+        other.execute_sql("SELECT pg_advisory_lock(%s, %s)", (jobs._LOCK_SPACE, job.id))
+        with app.app_context(), database.connection_context():
+            assert jobs.run_pending() == 0  # held elsewhere: not ours to run
+        other.execute_sql("SELECT pg_advisory_unlock(%s, %s)", (jobs._LOCK_SPACE, job.id))
+        with app.app_context(), database.connection_context():
+            assert jobs.run_pending() == 1
+    finally:
+        other.close_all()
+
+
+ERASURE_WORKER = WORKER  # the same scheduler loop runs erasures
+
+
+def test_an_erasure_killed_half_way_resumes_and_finishes_once(app, make_user, monkeypatch, smtp):
+    import json as _json
+
+    from app.models import PrivacyRequest
+    from app.models.base import utcnow
+    from app.services.requests import approve_request
+    person = make_user(Role.SUBJECT, email="doomed@example.com")
+    with app.app_context(), database.connection_context():
+        for start in range(0, 150_000, 5000):
+            Lead.insert_many([{"owner": person.id, "name": f"Lead {i}", "email": f"l{i}@example.com"}
+                              for i in range(start, start + 5000)]).execute()
+        request = PrivacyRequest.create(user=person, kind="deletion", status="pending_review",
+                                        received_at=utcnow(), due_at=utcnow())
+        approve_request(request.id)
+    env = {**os.environ, "DATABASE_URL": app.config["DATABASE_URL"], "INSTANCE_PATH": app.instance_path,
+           "SECRET_KEY": app.config["SECRET_KEY"], "MAIL_URL": app.config["MAIL_URL"], "BASE_URL": "http://localhost"}
+    worker = subprocess.Popen([sys.executable, "-c", ERASURE_WORKER], cwd=ROOT, env=env)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with database.connection_context():
+                if PrivacyRequest.get_by_id(request.id).status == "in_progress":
+                    break
+            assert worker.poll() is None, "the worker finished before it could be killed"
+            time.sleep(0.01)
+        else:
+            raise AssertionError("the erasure never started")
+        worker.send_signal(signal.SIGKILL)
+    finally:
+        worker.wait()
+    with app.app_context(), database.connection_context():
+        assert PrivacyRequest.get_by_id(request.id).status == "in_progress"  # left half-done by the dead worker
+        monkeypatch.setattr(jobs, "STALE_AFTER", timedelta(seconds=-1))
+        jobs.run_pending()
+        request = PrivacyRequest.get_by_id(request.id)
+        done = [d["category"] for d in _json.loads(request.report)["done"]]
+        assert request.status == "completed" and len(done) == len(set(done))  # every category once
+        assert Lead.select().where(Lead.owner == person.id).count() == 0
+    assert len([m for m in smtp.messages if m["Subject"] == "Your data has been erased"]) == 1
