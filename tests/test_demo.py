@@ -102,3 +102,10 @@ def test_the_demo_hint_never_offers_a_code_that_was_just_used(seeded):
 def test_demo_mode_refuses_to_start_on_a_public_address(tmp_path):
     with pytest.raises(RuntimeError, match="DEMO_MODE is for a laptop"):
         create_app({"DEMO_MODE": "1", "BASE_URL": "https://privacy.example.com", "INSTANCE_PATH": str(tmp_path)})
+
+
+def test_seeding_sends_no_mail(app, smtp):
+    """`make run` seeds before its mail catcher starts: the seed must not need SMTP."""
+    app.config["MAIL_URL"] = "smtp://127.0.0.1:9"
+    with app.app_context(), database.connection_context():
+        assert seed_demo(Path(app.instance_path)) is True

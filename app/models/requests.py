@@ -72,6 +72,13 @@ class PrivacyRequest(BaseModel):
     denial_reason = peewee.TextField(null=True)
     job = peewee.ForeignKeyField(Job, null=True, backref="+", on_delete="SET NULL")
     report = peewee.TextField(null=True)  # erasure: JSON of what was deleted, anonymised, kept
+    assignee = peewee.ForeignKeyField(User, null=True, backref="assigned_requests", on_delete="SET NULL")
+    receipt_confirmed_at = peewee.DateTimeField(null=True)
+    extended_at = peewee.DateTimeField(null=True)  # the one extension the law allows
+    extension_reason = peewee.TextField(null=True)
+
+    class Meta:
+        indexes = ((("due_at", "id"), False),)  # the DPO queue's keyset order
 
     @property
     def kind_label(self) -> str:

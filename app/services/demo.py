@@ -172,7 +172,7 @@ class _DemoBuilder:
         # …and once asked for a correction the privacy team carried out.
         done = requests.file_request(alice, RequestKind.RECTIFICATION,
                                      "My company name is Martin & Byrne Consulting, not Martin Consulting.",
-                                     confirm_link=lambda token: "")
+                                     confirm_link=lambda token: "", notify=False)
         requests.approve_request(done.id)
         self.counts["PrivacyRequest"] += 1
 

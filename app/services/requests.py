@@ -13,11 +13,11 @@ from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from app.db import database, is_postgres
-from app.models import PrivacyRequest, RequestEvent, RequestKind, RequestStatus, User
+from app.models import PrivacyRequest, Profile, RequestEvent, RequestKind, RequestStatus, User
 from app.models.base import utcnow
 from app.models.consent import ConsentSource
 from app.services import audit, consent, jobs
-from app.services.deadlines import due_date
+from app.services.deadlines import due_date, jurisdiction_for
 from app.services.errors import ServiceError
 from app.services.mail import send_email
 
@@ -49,7 +49,8 @@ def move(request_id: int, expected: Iterable[RequestStatus], to: RequestStatus, 
     return request
 
 
-def file_request(user: User, kind: RequestKind, details: str, confirm_link: Callable[[str], str]) -> PrivacyRequest:
+def file_request(user: User, kind: RequestKind, details: str, confirm_link: Callable[[str], str],
+                 notify: bool = True) -> PrivacyRequest:
     """File a request. An erasure is only real once confirmed from the emailed link.
     Asking again while one is open returns the open one; an unconfirmed erasure gets
     a fresh link (the first email may never have arrived)."""
@@ -59,17 +60,24 @@ def file_request(user: User, kind: RequestKind, details: str, confirm_link: Call
         if request is None:
             now = utcnow()
             first = S.AWAITING_CONFIRMATION if kind is RequestKind.DELETION else S.PENDING_REVIEW
+            profile = Profile.get_or_none(Profile.user == user.id)
+            jurisdiction = jurisdiction_for(profile.country if profile else None)
             request = PrivacyRequest.create(user=user, kind=kind.value, details=details.strip()[:5000],
-                                            received_at=now, due_at=due_date(now), status=first.value)
+                                            received_at=now, due_at=due_date(now, jurisdiction),
+                                            jurisdiction=jurisdiction, status=first.value, receipt_confirmed_at=now)
             RequestEvent.create(request=request, status=first.value, actor_label=user.email,
                                 note="Request received" + ("; confirmation link emailed." if first is
                                                            S.AWAITING_CONFIRMATION else "."))
             audit.record(audit.Event(f"request.{first.value}", actor=user, subject=user,
                                      details={"request_id": request.id, "kind": kind.value}))
+    if not notify:  # imports and demo data: recorded, nobody emailed
+        return request
     if request.status == S.AWAITING_CONFIRMATION.value:
         send_email(user.email, "Confirm that you want your data erased", "confirm_deletion",
                    link=confirm_link(_serializer().dumps({"r": request.id})),
                    hours=int(CONFIRM_LINK_LIFETIME.total_seconds() // 3600), days=COOLING_OFF.days)
+    elif request.received_at == request.receipt_confirmed_at:  # just filed: confirm receipt (CCPA §7021)
+        send_email(user.email, f"We received your request {request.id}", "request_received", request=request)
     return request
 
 
