@@ -43,6 +43,12 @@ EXPECTED = {
     "dpo.home": {Role.DPO},
     "dpo.verify_audit": {Role.DPO},
     "dpo.registry": {Role.DPO, Role.ADMIN},
+    "dpo.request_queue": {Role.DPO, Role.ADMIN},
+    "dpo.request_detail": {Role.DPO, Role.ADMIN},
+    "dpo.approve": {Role.DPO, Role.ADMIN},
+    "dpo.deny": {Role.DPO, Role.ADMIN},
+    "dpo.extend": {Role.DPO, Role.ADMIN},
+    "dpo.assign": {Role.DPO, Role.ADMIN},
     "sales.home": {Role.SALES_OPS},
     "admin.users": {Role.ADMIN},
     "admin.purposes": {Role.ADMIN},
@@ -55,9 +61,10 @@ EXPECTED = {
 }
 # Routes naming an object by id: the sample id belongs to nobody, so even the right
 # role gets "not found" (the same answer as for someone else's object).
-OBJECT_ROUTES = {"my_data.download_export"}
+OBJECT_ROUTES = {"my_data.download_export", "dpo.request_detail"}
 SAMPLE_ARGS = {"token": "not-a-real-token", "filename": "css/app.css", "key": "marketing_email", "device_id": 1,
-               "key_id": 1, "slug": "lead", "export_id": 1}
+               "key_id": 1, "slug": "lead", "export_id": 1,
+               "request_id": 999}
 
 
 def get_routes(app):

@@ -33,7 +33,7 @@ def _serializer() -> URLSafeTimedSerializer:
 
 
 def move(request_id: int, expected: Iterable[RequestStatus], to: RequestStatus, note: str, actor: str,
-         **fields) -> PrivacyRequest | None:
+         acting_user: User | None = None, **fields) -> PrivacyRequest | None:
     """Move a request on if, and only if, it is still in an expected status: its row,
     its timeline and the audit log together. None when it was not."""
     with database.atomic():
@@ -44,9 +44,16 @@ def move(request_id: int, expected: Iterable[RequestStatus], to: RequestStatus, 
             return None
         request = PrivacyRequest.get_by_id(request_id)
         RequestEvent.create(request=request, status=to.value, note=note, actor_label=actor)
-        audit.record(audit.Event(f"request.{to.value}", subject=User.get_by_id(request.user_id),
+        audit.record(audit.Event(f"request.{to.value}", actor=acting_user, subject=User.get_by_id(request.user_id),
                                  details={"request_id": request.id, "kind": request.kind}))
     return request
+
+
+def log(request: PrivacyRequest, note: str, actor: User) -> None:
+    """A step that changes no status (an assignment, an extension): timeline and audit."""
+    RequestEvent.create(request=request, status=request.status, note=note, actor_label=actor.email)
+    audit.record(audit.Event("request.updated", actor=actor, subject=User.get_by_id(request.user_id),
+                             details={"request_id": request.id, "note": note[:200]}))
 
 
 def file_request(user: User, kind: RequestKind, details: str, confirm_link: Callable[[str], str],
@@ -159,15 +166,15 @@ def approve_request(request_id: int, actor: User | None = None) -> PrivacyReques
         if request.kind == RequestKind.DELETION.value:
             job = jobs.enqueue("erasure")  # belongs to no person: it must outlive the erasure
             approved = move(request_id, [S.PENDING_REVIEW], S.APPROVED, "Approved; erasure scheduled.", who,
-                            decided_at=utcnow(), job=job)
+                            actor, decided_at=utcnow(), job=job)
         else:
-            approved = move(request_id, [S.PENDING_REVIEW], S.APPROVED, "Approved.", who, decided_at=utcnow())
+            approved = move(request_id, [S.PENDING_REVIEW], S.APPROVED, "Approved.", who, actor, decided_at=utcnow())
         if approved is None:
             raise ServiceError(f"Request {request_id} is {request.status}, not waiting for a decision.", 409)
         if request.kind == RequestKind.OBJECTION.value:
             person = User.get_by_id(request.user_id)
             consent.stop_all_marketing(person, consent.Origin(ConsentSource.STAFF, actor=actor))
             approved = move(request_id, [S.APPROVED], S.COMPLETED,
-                            "Direct marketing and its profiling switched off.", who, completed_at=utcnow())
+                            "Direct marketing and its profiling switched off.", who, actor, completed_at=utcnow())
     return approved
 

@@ -1,9 +1,17 @@
 """The DPO's console."""
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 
-from app.models import Role
+from app.models import RequestKind, RequestStatus, Role, User
+from app.models.base import utcnow
+from app.services import dpo
+from app.services.deadlines import JURISDICTIONS, days_left
+from app.services.dpo import QueueFilters
+from app.services.personal_data import holdings_of
+from app.web.auth.forms import EmptyForm
+from app.web.dpo.forms import AssignForm, DenyForm, ExtendForm
 from app.services.audit import recent_events, verify_chain
 from app.services.personal_data import registry_entries
 from app.web.access import roles
@@ -31,3 +39,84 @@ def verify_audit():
 @roles(Role.DPO, Role.ADMIN)
 def registry():
     return render_template("dpo/registry.html", entries=registry_entries())
+
+
+STAFF = (Role.DPO, Role.ADMIN)  # admins see and act too; the audit log names who acted
+
+
+def _filters() -> QueueFilters:
+    a = request.args
+    return QueueFilters(kind=a.get("kind") or None, status=a.get("status") or None,
+                        jurisdiction=a.get("jurisdiction") or None, assignee=a.get("assignee", type=int),
+                        due=a.get("due") if a.get("due") in ("overdue", "week") else None,
+                        email=a.get("email", "")[:254])
+
+
+@bp.get("/requests")
+@roles(*STAFF)
+def request_queue():
+    filters = _filters()
+    page = dpo.queue(filters, after=request.args.get("after"))
+    return render_page_or_fragment("dpo/requests.html", "dpo/_queue_rows.html", page=page, filters=filters,
+                                   now=utcnow(), staff=dpo.staff(), kinds=list(RequestKind),
+                                   statuses=list(RequestStatus), jurisdictions=JURISDICTIONS, days_left=days_left)
+
+
+def _detail(request_id: int, deny_form=None, extend_form=None, status=200):
+    privacy_request = dpo.get_request(request_id)
+    person = User.get_by_id(privacy_request.user_id)
+    assign_form = AssignForm(assignee=privacy_request.assignee_id or 0)
+    assign_form.assignee.choices = [(0, "Nobody")] + [(u.id, u.display_name) for u in dpo.staff()]
+    deny_form = deny_form or DenyForm(formdata=None)
+    return render_template("dpo/request.html", r=privacy_request, person=person, holdings=holdings_of(person),
+                           deny_form=deny_form, extend_form=extend_form or ExtendForm(formdata=None),
+                           assign_form=assign_form, approve_form=EmptyForm(), reasons=dpo.DENIAL_REASONS,
+                           now=utcnow(), days_left=days_left), status
+
+
+@bp.get("/requests/<int:request_id>")
+@roles(*STAFF)
+def request_detail(request_id):
+    return _detail(request_id)
+
+
+@bp.post("/requests/<int:request_id>/approve")
+@roles(*STAFF)
+def approve(request_id):
+    if EmptyForm().validate_on_submit():
+        dpo.approve(request_id, current_user)
+        flash(f"Request {request_id} approved; the person was told.", "success")
+    return redirect(url_for("dpo.request_detail", request_id=request_id), 303)
+
+
+@bp.post("/requests/<int:request_id>/deny")
+@roles(*STAFF)
+def deny(request_id):
+    form = DenyForm()
+    if not form.validate_on_submit():
+        return _detail(request_id, deny_form=form, status=400)
+    dpo.deny(request_id, form.reason.data, current_user)
+    flash(f"Request {request_id} refused; the person was told why and how to complain.", "success")
+    return redirect(url_for("dpo.request_detail", request_id=request_id), 303)
+
+
+@bp.post("/requests/<int:request_id>/extend")
+@roles(*STAFF)
+def extend(request_id):
+    form = ExtendForm()
+    if not form.validate_on_submit():
+        return _detail(request_id, extend_form=form, status=400)
+    extended = dpo.extend(request_id, form.reason.data, current_user)
+    flash(f"Extended to {extended.due_at:%d %B %Y}; the person was told why.", "success")
+    return redirect(url_for("dpo.request_detail", request_id=request_id), 303)
+
+
+@bp.post("/requests/<int:request_id>/assign")
+@roles(*STAFF)
+def assign(request_id):
+    form = AssignForm()
+    form.assignee.choices = [(0, "Nobody")] + [(u.id, u.display_name) for u in dpo.staff()]
+    if form.validate_on_submit():
+        dpo.assign(request_id, form.assignee.data or None, current_user)
+        flash("Assignment saved.", "success")
+    return redirect(url_for("dpo.request_detail", request_id=request_id), 303)

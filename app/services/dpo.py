@@ -1,0 +1,152 @@
+"""The DPO's side of requests: the queue against the legal clock, and the decisions
+(approve, deny with a reason, extend once, assign). Each decision writes the timeline
+and the audit log with the acting staff member, and tells the person by email."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from app.db import database
+from app.models import PrivacyRequest, RequestKind, RequestStatus, Role, User
+from app.models.base import utcnow
+from app.models.user import normalise_email
+from app.services import requests
+from app.services.deadlines import extended_due_date
+from app.services.errors import ServiceError
+from app.services.mail import send_email
+
+PAGE_SIZE = 50
+S = RequestStatus
+DECIDABLE = (S.PENDING_REVIEW,)
+OPEN_VALUES = [s.value for s in requests.OPEN]
+
+# Reasons a refusal may give, each naming its legal ground (editable before sending).
+DENIAL_REASONS = {
+    "identity": "We could not verify your identity (GDPR Art. 12(6); CCPA 11 CCR §7060).",
+    "manifestly_unfounded": "The request is manifestly unfounded or excessive (GDPR Art. 12(5)).",
+    "legal_obligation": "We must keep this data to comply with a legal obligation (GDPR Art. 17(3)(b)).",
+    "legal_claims": "We need this data to establish, exercise or defend legal claims (GDPR Art. 17(3)(e)).",
+    "compelling_grounds": "We have compelling legitimate grounds that override your interests (GDPR Art. 21(1)).",
+}
+RIGHTS_NOTICE = ("You may complain to a data protection supervisory authority and seek a judicial remedy "
+                 "(GDPR Art. 12(4), 77 and 79).")
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    kind: str | None = None
+    status: str | None = None          # None: every open request
+    jurisdiction: str | None = None
+    assignee: int | None = None
+    due: str | None = None             # "overdue" or "week"
+    email: str = ""
+
+
+@dataclass
+class QueuePage:
+    requests: list = field(default_factory=list)
+    next_cursor: str | None = None
+
+
+def queue(filters: QueueFilters, after: str | None = None, now: datetime | None = None) -> QueuePage:
+    """Requests by due date, soonest first. Keyset pagination on (due_at, id): every
+    page costs one indexed range scan, however deep."""
+    now = now or utcnow()
+    query = (PrivacyRequest.select(PrivacyRequest, User).join(User, on=(PrivacyRequest.user == User.id))
+             .order_by(PrivacyRequest.due_at, PrivacyRequest.id))
+    query = query.where(PrivacyRequest.status == filters.status) if filters.status else \
+        query.where(PrivacyRequest.status.in_(OPEN_VALUES))
+    if filters.kind:
+        query = query.where(PrivacyRequest.kind == filters.kind)
+    if filters.jurisdiction:
+        query = query.where(PrivacyRequest.jurisdiction == filters.jurisdiction)
+    if filters.assignee:
+        query = query.where(PrivacyRequest.assignee == filters.assignee)
+    if filters.due == "overdue":
+        query = query.where(PrivacyRequest.due_at < now)
+    elif filters.due == "week":
+        query = query.where(PrivacyRequest.due_at >= now, PrivacyRequest.due_at < now + timedelta(days=7))
+    if filters.email.strip():
+        query = query.where(User.email == normalise_email(filters.email))
+    if after:
+        due, _, last_id = after.partition("_")
+        due_at = datetime.fromisoformat(due)
+        query = query.where((PrivacyRequest.due_at > due_at) |
+                            ((PrivacyRequest.due_at == due_at) & (PrivacyRequest.id > int(last_id))))
+    rows = list(query.limit(PAGE_SIZE + 1))
+    more = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    cursor = f"{rows[-1].due_at.isoformat()}_{rows[-1].id}" if more else None
+    return QueuePage(rows, cursor)
+
+
+def staff() -> list[User]:
+    return list(User.select().where(User.role.in_([Role.DPO.value, Role.ADMIN.value]), User.active)
+                .order_by(User.name))
+
+
+def get_request(request_id: int) -> PrivacyRequest:
+    request = PrivacyRequest.get_or_none(PrivacyRequest.id == request_id)
+    if request is None:
+        raise ServiceError("There is no such request.", 404)
+    return request
+
+
+def approve(request_id: int, actor: User) -> PrivacyRequest:
+    request = requests.approve_request(request_id, actor)
+    _tell(request, "approved", "Your request was approved",
+          note="We are carrying it out now." if request.kind == RequestKind.DELETION.value else "")
+    return request
+
+
+def deny(request_id: int, reason: str, actor: User) -> PrivacyRequest:
+    if len(reason.strip()) < 10:
+        raise ServiceError("Give the person the reason for the refusal, with its legal ground.")
+    denied = requests.move(request_id, DECIDABLE, S.DENIED, f"Refused: {reason.strip()}", actor.email, actor,
+                           decided_at=utcnow(), denial_reason=reason.strip())
+    if denied is None:
+        raise ServiceError("This request is not waiting for a decision.", 409)
+    _tell(denied, "denied", "Your request was refused", note=f"{reason.strip()} {RIGHTS_NOTICE}")
+    return denied
+
+
+def extend(request_id: int, reason: str, actor: User) -> PrivacyRequest:
+    """The one extension the law allows, with its reason, told to the person before
+    the original due date."""
+    request = get_request(request_id)
+    if request.extended_at:
+        raise ServiceError("This request was already extended once: the law allows no second extension.", 409)
+    if request.status not in OPEN_VALUES:
+        raise ServiceError("Only an open request can be extended.", 409)
+    if utcnow() > request.due_at:
+        raise ServiceError("Too late: the person must be told of an extension before the original due date.", 409)
+    if len(reason.strip()) < 10:
+        raise ServiceError("Give the reason for the extension: the person will read it.")
+    new_due = extended_due_date(request.due_at, request.jurisdiction)
+    with database.atomic():
+        PrivacyRequest.update(due_at=new_due, extended_at=utcnow(), extension_reason=reason.strip()).where(
+            PrivacyRequest.id == request.id).execute()
+        requests.log(request, f"Extended to {new_due:%d %b %Y}: {reason.strip()}", actor)
+    request = get_request(request_id)
+    _tell(request, "extended", "We need more time for your request",
+          note=f"We will answer by {new_due:%d %B %Y}. Why: {reason.strip()}")
+    return request
+
+
+def assign(request_id: int, assignee_id: int | None, actor: User) -> PrivacyRequest:
+    request = get_request(request_id)
+    assignee = User.get_or_none(User.id == assignee_id, User.role.in_([Role.DPO.value, Role.ADMIN.value])) \
+        if assignee_id else None
+    if assignee_id and assignee is None:
+        raise ServiceError("Requests can only be assigned to the privacy team.")
+    with database.atomic():
+        PrivacyRequest.update(assignee=assignee).where(PrivacyRequest.id == request.id).execute()
+        requests.log(request, f"Assigned to {assignee.display_name if assignee else 'nobody'}.", actor)
+    return get_request(request_id)
+
+
+def _tell(request: PrivacyRequest, what: str, subject: str, note: str) -> None:
+    person = User.get_by_id(request.user_id)
+    if person.active:
+        send_email(person.email, f"{subject} (request {request.id})", "request_decided",
+                   request=request, what=what, note=note)
