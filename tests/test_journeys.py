@@ -109,3 +109,31 @@ def test_staff_pages_fit_a_phone_and_htmx_survives_an_expired_session(page, live
     page.wait_for_url(re.compile(r"/login\?next=/admin/users"))
     expect(page.get_by_role("heading", name="Sign in")).to_have_count(1)  # a whole page, not a fragment
     assert page.locator("header.site-header").count() == 1
+
+
+def test_a_dpo_filters_to_overdue_opens_a_request_and_approves_it(page, live_server, make_user, smtp):
+    from datetime import timedelta
+
+    from app.db import database
+    from app.models import PrivacyRequest
+    from app.models.base import utcnow
+    dpo = make_user(Role.DPO)
+    person = make_user(Role.SUBJECT, email="objector@example.com")
+    with database.connection_context():
+        now = utcnow()
+        late = PrivacyRequest.create(user=person, kind="objection", status="pending_review", jurisdiction="GDPR",
+                                     received_at=now - timedelta(days=40), due_at=now - timedelta(days=9))
+        PrivacyRequest.create(user=person, kind="restriction", status="pending_review", jurisdiction="GDPR",
+                              received_at=now, due_at=now + timedelta(days=30))
+    sign_in(page, dpo.email, TEST_PASSWORD, TEST_TOTP_SECRET)
+    page.get_by_role("link", name="Requests").click()
+    expect(page.locator("#queue-rows tbody tr")).to_have_count(2)
+    assert_accessible(page)
+    page.get_by_label("Due").select_option("overdue")  # htmx swaps the rows
+    expect(page.locator("#queue-rows tbody tr")).to_have_count(1)
+    expect(page.get_by_text("Overdue by 9 days")).to_be_visible()
+    page.get_by_role("link", name=f"#{late.id} Object to the use of my data").click()
+    assert_accessible(page)
+    page.get_by_role("button", name="Approve").click()
+    expect(page.get_by_text(f"Request {late.id} approved; the person was told.")).to_be_visible()
+    assert "approved" in text_of(smtp.wait_for("objector@example.com"))
