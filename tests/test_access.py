@@ -46,6 +46,7 @@ EXPECTED = {
     "dpo.request_queue": {Role.DPO, Role.ADMIN},
     "dpo.request_detail": {Role.DPO, Role.ADMIN},
     "dpo.approve": {Role.DPO, Role.ADMIN},
+    "dpo.complete": {Role.DPO, Role.ADMIN},
     "dpo.deny": {Role.DPO, Role.ADMIN},
     "dpo.extend": {Role.DPO, Role.ADMIN},
     "dpo.assign": {Role.DPO, Role.ADMIN},

@@ -104,3 +104,17 @@ def test_assignment_goes_to_the_privacy_team_only(client, login_as, filed, make_
               token_from=f"/dpo/requests/{request.id}")
     with database.connection_context():
         assert PrivacyRequest.get_by_id(request.id).assignee_id == dpo.id
+
+
+def test_an_approved_correction_is_marked_done_when_carried_out(client, login_as, filed, smtp):
+    request = filed("corrected@example.com", kind="rectification")
+    login_as(Role.DPO)
+    path = f"/dpo/requests/{request.id}"
+    post_form(client, f"{path}/approve", token_from=path)
+    with database.connection_context():
+        assert PrivacyRequest.get_by_id(request.id).status == "approved"  # not done until it is done
+    assert "Mark as carried out" in client.get(path).text
+    post_form(client, f"{path}/complete", token_from=path)
+    with database.connection_context():
+        assert PrivacyRequest.get_by_id(request.id).status == "completed"
+    assert any("Your request is done" in m["Subject"] for m in smtp.messages)

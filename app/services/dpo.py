@@ -99,6 +99,20 @@ def approve(request_id: int, actor: User) -> PrivacyRequest:
     return request
 
 
+def complete(request_id: int, actor: User) -> PrivacyRequest:
+    """An approved correction or restriction has been carried out (erasures complete
+    themselves, by their job)."""
+    request = get_request(request_id)
+    if request.kind == RequestKind.DELETION.value:
+        raise ServiceError("An erasure completes itself when its job has run.", 409)
+    done = requests.move(request_id, [S.APPROVED], S.COMPLETED, "Carried out.", actor.email, actor,
+                         completed_at=utcnow())
+    if done is None:
+        raise ServiceError("Only an approved request can be marked as carried out.", 409)
+    _tell(done, "carried out", "Your request is done", note="")
+    return done
+
+
 def deny(request_id: int, reason: str, actor: User) -> PrivacyRequest:
     if len(reason.strip()) < 10:
         raise ServiceError("Give the person the reason for the refusal, with its legal ground.")

@@ -89,6 +89,15 @@ def approve(request_id):
     return redirect(url_for("dpo.request_detail", request_id=request_id), 303)
 
 
+@bp.post("/requests/<int:request_id>/complete")
+@roles(*STAFF)
+def complete(request_id):
+    if EmptyForm().validate_on_submit():
+        dpo.complete(request_id, current_user)
+        flash(f"Request {request_id} marked as carried out; the person was told.", "success")
+    return redirect(url_for("dpo.request_detail", request_id=request_id), 303)
+
+
 @bp.post("/requests/<int:request_id>/deny")
 @roles(*STAFF)
 def deny(request_id):
