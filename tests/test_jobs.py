@@ -70,13 +70,9 @@ with app.app_context(), database.connection_context():
 """
 
 
-def test_an_export_killed_half_way_is_resumed_and_finishes_once(app, make_user, monkeypatch):
-    person = make_user(Role.SUBJECT)
-    with app.app_context(), database.connection_context():
-        for start in range(0, 150_000, 5000):  # enough rows that the export takes a while
-            Lead.insert_many([{"owner": person.id, "name": f"Lead {i}", "email": f"l{i}@example.com"}
-                              for i in range(start, start + 5000)]).execute()
-        export = exports.request_export(person)
+def kill_worker_once(app, started, settle: float = 0.0) -> None:
+    """Run a scheduler in another process and SIGKILL it once `started()` says its job
+    is under way (after `settle` seconds more)."""
     env = {**os.environ, "DATABASE_URL": app.config["DATABASE_URL"], "INSTANCE_PATH": app.instance_path,
            "SECRET_KEY": app.config["SECRET_KEY"], "MAIL_URL": app.config["MAIL_URL"], "BASE_URL": "http://localhost"}
     worker = subprocess.Popen([sys.executable, "-c", WORKER], cwd=ROOT, env=env)
@@ -84,17 +80,26 @@ def test_an_export_killed_half_way_is_resumed_and_finishes_once(app, make_user, 
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             with database.connection_context():
-                job = Job.get_by_id(export.job_id)
-            if job.status == "running":
-                time.sleep(0.15)  # into the work, not at its start
-                break
+                if started():
+                    break
             assert worker.poll() is None, "the worker finished before it could be killed"
-            time.sleep(0.05)
+            time.sleep(0.01)
         else:
-            raise AssertionError("the export never started")
+            raise AssertionError("the job never started")
+        time.sleep(settle)
         worker.send_signal(signal.SIGKILL)
     finally:
         worker.wait()
+
+
+def test_an_export_killed_half_way_is_resumed_and_finishes_once(app, make_user, monkeypatch):
+    person = make_user(Role.SUBJECT)
+    with app.app_context(), database.connection_context():
+        for start in range(0, 150_000, 5000):  # enough rows that the export takes a while
+            Lead.insert_many([{"owner": person.id, "name": f"Lead {i}", "email": f"l{i}@example.com"}
+                              for i in range(start, start + 5000)]).execute()
+        export = exports.request_export(person)
+    kill_worker_once(app, lambda: Job.get_by_id(export.job_id).status == "running", settle=0.15)
     with app.app_context(), database.connection_context():
         assert Job.get_by_id(export.job_id).status == "running"  # left behind by the dead worker
         monkeypatch.setattr(jobs, "STALE_AFTER", timedelta(seconds=-1))  # SQLite: its heartbeat counts as stopped
@@ -167,9 +172,6 @@ def test_two_schedulers_never_run_the_same_job(app, database_url, counting_job):
         other.close_all()
 
 
-ERASURE_WORKER = WORKER  # the same scheduler loop runs erasures
-
-
 def test_an_erasure_killed_half_way_resumes_and_finishes_once(app, make_user, monkeypatch, smtp):
     import json as _json
 
@@ -184,22 +186,7 @@ def test_an_erasure_killed_half_way_resumes_and_finishes_once(app, make_user, mo
         request = PrivacyRequest.create(user=person, kind="deletion", status="pending_review",
                                         received_at=utcnow(), due_at=utcnow())
         approve_request(request.id)
-    env = {**os.environ, "DATABASE_URL": app.config["DATABASE_URL"], "INSTANCE_PATH": app.instance_path,
-           "SECRET_KEY": app.config["SECRET_KEY"], "MAIL_URL": app.config["MAIL_URL"], "BASE_URL": "http://localhost"}
-    worker = subprocess.Popen([sys.executable, "-c", ERASURE_WORKER], cwd=ROOT, env=env)
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            with database.connection_context():
-                if PrivacyRequest.get_by_id(request.id).status == "in_progress":
-                    break
-            assert worker.poll() is None, "the worker finished before it could be killed"
-            time.sleep(0.01)
-        else:
-            raise AssertionError("the erasure never started")
-        worker.send_signal(signal.SIGKILL)
-    finally:
-        worker.wait()
+    kill_worker_once(app, lambda: PrivacyRequest.get_by_id(request.id).status == "in_progress")
     with app.app_context(), database.connection_context():
         assert PrivacyRequest.get_by_id(request.id).status == "in_progress"  # left half-done by the dead worker
         monkeypatch.setattr(jobs, "STALE_AFTER", timedelta(seconds=-1))
