@@ -42,6 +42,7 @@ EXPECTED = {
     "preferences.fresh_link": PUBLIC,
     "dpo.home": {Role.DPO},
     "dpo.verify_audit": {Role.DPO},
+    "dpo.audit_log": {Role.DPO, Role.ADMIN},
     "dpo.registry": {Role.DPO, Role.ADMIN},
     "dpo.request_queue": {Role.DPO, Role.ADMIN},
     "dpo.request_detail": {Role.DPO, Role.ADMIN},

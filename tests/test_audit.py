@@ -1,4 +1,6 @@
 """The audit log is a hash chain: any edit or deletion is found."""
+import re
+
 import pytest
 
 from app.db import database
@@ -82,3 +84,18 @@ def test_the_dpo_verifies_the_chain_on_demand(client, login_as):
         AuditEvent.update(action="edited").where(AuditEvent.id == AuditEvent.select().first().id).execute()
     response = post_form(client, "/dpo/audit/verify", token_from="/dpo/")
     assert "Chain broken at record" in response.text
+
+
+def test_the_audit_page_filters_and_pages(client, login_as, make_user):
+    login_as(Role.DPO)
+    person = make_user()
+    with database.connection_context():
+        for i in range(60):
+            audit.record(audit.Event("test.bulk", subject=person, details={"n": i}))
+        audit.record(audit.Event("other.thing"))
+    page = client.get("/dpo/audit?action=test.bulk").text
+    assert page.count("<code>test.bulk</code>") == 50 and "other.thing</code>" not in page.split("<tbody>")[1]
+    older = re.search(r'before=(\d+)', page).group(1)
+    rest = client.get(f"/dpo/audit?action=test.bulk&before={older}", headers={"HX-Request": "true"}).text
+    assert rest.count("<code>test.bulk</code>") == 10 and "<html" not in rest
+    assert client.get(f"/dpo/audit?subject={person.id}").text.count("<code>test.bulk</code>") == 50

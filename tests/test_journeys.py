@@ -137,3 +137,8 @@ def test_a_dpo_filters_to_overdue_opens_a_request_and_approves_it(page, live_ser
     page.get_by_role("button", name="Approve").click()
     expect(page.get_by_text(f"Request {late.id} approved; the person was told.")).to_be_visible()
     assert "approved" in text_of(smtp.wait_for("objector@example.com"))
+    page.get_by_role("link", name="Audit log").click()
+    page.get_by_label("Action").select_option("request.approved")
+    expect(page.locator("#audit-rows tbody tr")).to_have_count(1)
+    expect(page.locator("#audit-rows tbody tr")).to_contain_text(dpo.email)  # the actor is named
+    assert_accessible(page)

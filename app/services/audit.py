@@ -87,6 +87,26 @@ def recent_events(limit: int = 20):
     return AuditEvent.select().order_by(AuditEvent.id.desc()).limit(limit)
 
 
+def search_events(action: str = "", actor: str = "", subject_id: int | None = None,
+                  before: int | None = None, page_size: int = 50) -> tuple[list[AuditEvent], int | None]:
+    """The log, newest first, filtered; keyset on id (`before`): every page is one index range."""
+    query = AuditEvent.select().order_by(AuditEvent.id.desc())
+    if action:
+        query = query.where(AuditEvent.action.startswith(action))
+    if actor:
+        query = query.where(AuditEvent.actor_label.contains(actor.strip().lower()))
+    if subject_id:
+        query = query.where(AuditEvent.subject_ref == subject_id)
+    if before:
+        query = query.where(AuditEvent.id < before)
+    rows = list(query.limit(page_size + 1))
+    return rows[:page_size], (rows[page_size - 1].id if len(rows) > page_size else None)
+
+
+def actions() -> list[str]:
+    return [a for (a,) in AuditEvent.select(AuditEvent.action).distinct().order_by(AuditEvent.action).tuples()]
+
+
 def pseudonymise_person(user_id: int) -> int:
     """Erasure: the log keeps what happened, but no longer says to whom by name.
     The hash covers the ids, so the chain still verifies."""

@@ -6,7 +6,8 @@ from app.models import Role
 NAVIGATION = {
     Role.SUBJECT: [("portal.home", "My privacy"), ("my_data.overview", "My data"), ("preferences.page", "Preferences"),
                    ("privacy_requests.index", "Requests")],
-    Role.DPO: [("dpo.home", "DPO console"), ("dpo.request_queue", "Requests"), ("dpo.registry", "Data register")],
+    Role.DPO: [("dpo.home", "DPO console"), ("dpo.request_queue", "Requests"), ("dpo.audit_log", "Audit log"),
+               ("dpo.registry", "Data register")],
     Role.SALES_OPS: [("sales.home", "Sales ops")],
     Role.ADMIN: [("admin.users", "Users"), ("admin.purposes", "Purposes"), ("admin.api_keys", "API keys"),
                  ("dpo.registry", "Data register")],

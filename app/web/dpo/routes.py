@@ -12,7 +12,8 @@ from app.services.dpo import QueueFilters
 from app.services.personal_data import holdings_of
 from app.web.auth.forms import EmptyForm
 from app.web.dpo.forms import AssignForm, DenyForm, ExtendForm
-from app.services.audit import recent_events, verify_chain
+from app.services.audit import actions as audit_actions
+from app.services.audit import recent_events, search_events, verify_chain
 from app.services.personal_data import registry_entries
 from app.web.access import roles
 from app.web.rendering import render_page_or_fragment
@@ -24,6 +25,16 @@ bp = Blueprint("dpo", __name__, url_prefix="/dpo")
 @roles(Role.DPO)
 def home():
     return render_template("dpo/home.html", recent=recent_events(20), verification=None)
+
+
+@bp.get("/audit")
+@roles(Role.DPO, Role.ADMIN)
+def audit_log():
+    a = request.args
+    events, next_before = search_events(action=a.get("action", "")[:64], actor=a.get("actor", "")[:254],
+                                        subject_id=a.get("subject", type=int), before=a.get("before", type=int))
+    return render_page_or_fragment("dpo/audit.html", "dpo/_audit_rows.html", events=events, next_before=next_before,
+                                   actions=audit_actions(), filters=a)
 
 
 @bp.post("/audit/verify")
