@@ -15,6 +15,11 @@ def sign_in_as(page, email):
     page.get_by_role("heading", name="Hello").wait_for()
 
 
+def settled(page):
+    """Wait until htmx has finished swapping (and settling) everything."""
+    expect(page.locator(".htmx-request, .htmx-swapping, .htmx-settling, .htmx-added")).to_have_count(0)
+
+
 def tracking_switch(page):
     return page.get_by_role("switch", name="Email click-through tracking")
 
@@ -30,10 +35,12 @@ def test_alice_switches_click_tracking_off_and_on_and_it_holds(page, make_user):
     switch.click()  # htmx: only the row is swapped
     expect(tracking_switch(page)).to_have_attribute("aria-checked", "true")
     expect(page.locator("#pref-status")).to_have_text("Email click-through tracking is now on. Saved.")
+    settled(page)
     tracking_switch(page).focus()
     page.keyboard.press("Space")  # the keyboard works the same switch
     expect(tracking_switch(page)).to_have_attribute("aria-checked", "false")
     expect(page.locator("#pref-status")).to_have_text("Email click-through tracking is now off. Saved.")
+    settled(page)
     assert page.evaluate("document.activeElement.id") == "switch-click_tracking"  # focus stays put
     tracking_switch(page).click()
     expect(tracking_switch(page)).to_have_attribute("aria-checked", "true")
