@@ -91,22 +91,24 @@ def request_detail(request_id):
     return _detail(request_id)
 
 
+def _one_click(request_id: int, decide, done: str):
+    """A decision that is only a button: CSRF-checked, then back to the request."""
+    if EmptyForm().validate_on_submit():
+        decide(request_id, current_user)
+        flash(f"Request {request_id} {done}; the person was told.", "success")
+    return redirect(url_for("dpo.request_detail", request_id=request_id), 303)
+
+
 @bp.post("/requests/<int:request_id>/approve")
 @roles(*STAFF)
 def approve(request_id):
-    if EmptyForm().validate_on_submit():
-        dpo.approve(request_id, current_user)
-        flash(f"Request {request_id} approved; the person was told.", "success")
-    return redirect(url_for("dpo.request_detail", request_id=request_id), 303)
+    return _one_click(request_id, dpo.approve, "approved")
 
 
 @bp.post("/requests/<int:request_id>/complete")
 @roles(*STAFF)
 def complete(request_id):
-    if EmptyForm().validate_on_submit():
-        dpo.complete(request_id, current_user)
-        flash(f"Request {request_id} marked as carried out; the person was told.", "success")
-    return redirect(url_for("dpo.request_detail", request_id=request_id), 303)
+    return _one_click(request_id, dpo.complete, "marked as carried out")
 
 
 @bp.post("/requests/<int:request_id>/deny")
