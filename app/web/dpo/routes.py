@@ -1,7 +1,7 @@
 """The DPO's console."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from app.models import RequestKind, RequestStatus, Role, User
@@ -13,18 +13,11 @@ from app.services.personal_data import holdings_of
 from app.web.auth.forms import EmptyForm
 from app.web.dpo.forms import AssignForm, DenyForm, ExtendForm
 from app.services.audit import actions as audit_actions
-from app.services.audit import recent_events, search_events, verify_chain
+from app.services.audit import search_events
 from app.services.personal_data import registry_entries
 from app.web.access import roles
+from app.web.dpo.blueprint import bp
 from app.web.rendering import render_page_or_fragment
-
-bp = Blueprint("dpo", __name__, url_prefix="/dpo")
-
-
-@bp.get("/")
-@roles(Role.DPO)
-def home():
-    return render_template("dpo/home.html", recent=recent_events(20), verification=None)
 
 
 @bp.get("/audit")
@@ -35,15 +28,6 @@ def audit_log():
                                         subject_id=a.get("subject", type=int), before=a.get("before", type=int))
     return render_page_or_fragment("dpo/audit.html", "dpo/_audit_rows.html", events=events, next_before=next_before,
                                    actions=audit_actions(), filters=a)
-
-
-@bp.post("/audit/verify")
-@roles(Role.DPO)
-def verify_audit():
-    # On demand, not on every page view: the walk reads the whole log.
-    intact, checked, broken_at = verify_chain()
-    return render_page_or_fragment("dpo/home.html", "dpo/_verification.html", recent=recent_events(20),
-                                   verification={"intact": intact, "checked": checked, "broken_at": broken_at})
 
 
 @bp.get("/register")
