@@ -161,11 +161,11 @@ def test_an_erasure_killed_half_way_resumes_and_does_each_category_once(app, cli
     request_id = approve_after_cooling_off(app, runner)
     real_apply, calls = erasure._apply, []
 
-    def dies_on_the_fifth(entry, person):
+    def dies_on_the_fifth(entry, person, held):
         if len(calls) == 4:
             raise Killed()
         calls.append(entry.category)
-        return real_apply(entry, person)
+        return real_apply(entry, person, held)
 
     monkeypatch.setattr(erasure, "_apply", dies_on_the_fifth)
     smtp.clear()
@@ -173,7 +173,8 @@ def test_an_erasure_killed_half_way_resumes_and_does_each_category_once(app, cli
         with pytest.raises(Killed):
             jobs.run_pending()
         assert Job.get_by_id(PrivacyRequest.get_by_id(request_id).job_id).status == "running"
-        monkeypatch.setattr(erasure, "_apply", lambda entry, person: (calls.append(entry.category), real_apply(entry, person))[1])
+        monkeypatch.setattr(erasure, "_apply", lambda entry, person, held: (calls.append(entry.category),
+                                                                  real_apply(entry, person, held))[1])
         monkeypatch.setattr(jobs, "STALE_AFTER", timedelta(seconds=-1))
         assert jobs.run_pending() == 2  # the erasure, resumed; then its notice
         request = PrivacyRequest.get_by_id(request_id)

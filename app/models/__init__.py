@@ -10,7 +10,7 @@ from app.models.jobs import DataExport, Job, JobStatus
 from app.models.profile import Profile
 from app.models.registry import REGISTRY
 from app.models.requests import (
-    PrivacyRequest, RequestEvent, RequestKind, RequestStatus, Suppression,
+    PrivacyRequest, RequestEvent, RequestKind, RequestNote, RequestStatus, Suppression,
 )
 from app.models.usage import Device, EmailEngagement, UsageEvent
 from app.models.user import ROLES_REQUIRING_TOTP, Role, SignInLink, User
@@ -19,7 +19,7 @@ ALL_MODELS = (
     User, SignInLink, Lead, UploadedFile, Profile, CalendarEntry, CallLog, SmsLog,
     LocationCheckin, UsageEvent, EmailEngagement, Device, PaymentMethod,
     SupportInteraction, AuditEvent, Purpose, PurposeNotice, ConsentEvent, ConsentState, ApiKey, Job, DataExport,
-    PrivacyRequest, RequestEvent, Suppression,
+    PrivacyRequest, RequestEvent, RequestNote, Suppression,
 )
 
 __all__ = [m.__name__ for m in ALL_MODELS] + [

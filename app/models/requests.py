@@ -76,6 +76,8 @@ class PrivacyRequest(BaseModel):
     receipt_confirmed_at = peewee.DateTimeField(null=True)
     extended_at = peewee.DateTimeField(null=True)  # the one extension the law allows
     extension_reason = peewee.TextField(null=True)
+    # A deletion approved in part: JSON list of {"category", "reason"} kept under a hold.
+    legal_holds = peewee.TextField(null=True)
 
     class Meta:
         indexes = ((("due_at", "id"), False),)  # the DPO queue's keyset order
@@ -107,6 +109,28 @@ class RequestEvent(BaseModel):
     status = peewee.CharField(max_length=30)
     note = peewee.TextField(default="")
     actor_label = peewee.CharField(max_length=254)
+
+
+@personal_data(
+    category="Privacy team notes on your requests",
+    holds="Notes the privacy team wrote while handling your requests: what they checked and why they decided as they did.",
+    source="The privacy team.",
+    purpose="To handle your requests consistently and to account for each decision.",
+    legal_basis=LegalBasis.LEGAL_OBLIGATION,
+    recipients=("Supervisory authorities, on request",),
+    retention="As long as the request they belong to.",
+    erasure=Erasure.LEGAL_HOLD,
+    hold_reason="Part of the record of how a request was handled, kept 24 months (GDPR Art. 5(2) accountability; CCPA 11 CCR §7101).",
+    person="request.user",
+)
+class RequestNote(BaseModel):
+    """Internal: shown to staff on the request page, never in the person's portal
+    timeline (but included in their export: it is data about them)."""
+    request = peewee.ForeignKeyField(PrivacyRequest, backref="notes", on_delete="CASCADE")
+    author = peewee.ForeignKeyField(User, null=True, backref="+", on_delete="SET NULL")
+    author_label = peewee.CharField(max_length=254)
+    body = peewee.TextField()
+    created_at = peewee.DateTimeField(default=utcnow)
 
 
 class Suppression(BaseModel):

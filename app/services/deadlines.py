@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 EU_EEA = {"AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE", "IT", "LV", "LT",
           "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE", "IS", "LI", "NO"}
 JURISDICTIONS = ("GDPR", "UK", "CCPA", "IN")
+EXTENDABLE = ("GDPR", "UK", "CCPA")
 
 
 def add_months(moment: datetime, months: int) -> datetime:
@@ -48,7 +49,7 @@ def due_date(received_at: datetime, jurisdiction: str = "GDPR") -> datetime:
 
 def extended_due_date(due_at: datetime, jurisdiction: str) -> datetime:
     """The one extension the law allows."""
-    if jurisdiction in ("GDPR", "UK"):
+    if jurisdiction in ("GDPR", "UK"):  # EXTENDABLE
         return add_months(due_at, 2)
     if jurisdiction == "CCPA":
         return due_at + timedelta(days=45)

@@ -7,15 +7,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from app.db import database
-from app.models import PrivacyRequest, RequestKind, RequestStatus, Role, User
+from app.models import PrivacyRequest, RequestKind, RequestNote, RequestStatus, Role, User
 from app.models.base import utcnow
 from app.models.user import normalise_email
-from app.services import requests
-from app.services.deadlines import extended_due_date
+from app.services import audit, legal_holds, requests
+from app.services.deadlines import EXTENDABLE, JURISDICTIONS, due_date, extended_due_date
 from app.services.errors import ServiceError
 from app.services.mail import send_email
 
 PAGE_SIZE = 50
+BULK_LIMIT = PAGE_SIZE  # one page of the queue at a time
 S = RequestStatus
 DECIDABLE = (S.PENDING_REVIEW,)
 OPEN_VALUES = [s.value for s in requests.OPEN]
@@ -92,11 +93,83 @@ def get_request(request_id: int) -> PrivacyRequest:
     return request
 
 
-def approve(request_id: int, actor: User) -> PrivacyRequest:
-    request = requests.approve_request(request_id, actor)
-    _tell(request, "approved", "Your request was approved",
-          note="We are carrying it out now." if request.kind == RequestKind.DELETION.value else "")
+def approve(request_id: int, actor: User, keep: list[str] = (), hold_reason: str = "") -> PrivacyRequest:
+    """Approve; for an erasure, `keep` names categories kept under a legal hold
+    (approved in part), whose ground the person is told with their right to complain."""
+    request = get_request(request_id)
+    holds = legal_holds.holds_for(User.get_by_id(request.user_id), list(keep), hold_reason)
+    request = requests.approve_request(request_id, actor, holds)
+    if holds:
+        _tell(request, "approved in part", "Your request was approved in part",
+              note=f"We are erasing your data now. {legal_holds.describe(holds)} {RIGHTS_NOTICE}")
+    else:
+        _tell(request, "approved", "Your request was approved",
+              note="We are carrying it out now." if request.kind == RequestKind.DELETION.value else "")
     return request
+
+
+@dataclass
+class BulkOutcome:
+    done: list[int] = field(default_factory=list)
+    skipped: dict[int, str] = field(default_factory=dict)  # id: why
+
+    def summary(self, verb: str) -> str:
+        said = [f"{len(self.done)} request{'s' if len(self.done) != 1 else ''} {verb}"
+                + (f" ({', '.join(f'#{i}' for i in self.done)})" if self.done else "") + "."]
+        said += [f"#{i} not {verb}: {why}" for i, why in self.skipped.items()]
+        return " ".join(said)
+
+
+def bulk(request_ids: list[int], act, actor: User) -> BulkOutcome:
+    """Routine requests in one go: each one on its own, so one that cannot be
+    decided (already decided, cancelled meanwhile) is reported and the rest go on."""
+    outcome = BulkOutcome()
+    for request_id in sorted(set(request_ids))[:BULK_LIMIT]:
+        try:
+            act(request_id, actor)
+            outcome.done.append(request_id)
+        except ServiceError as e:
+            outcome.skipped[request_id] = str(e)
+    return outcome
+
+
+def add_note(request_id: int, body: str, actor: User) -> RequestNote:
+    """An internal note: for the privacy team, not the person's portal."""
+    request = get_request(request_id)
+    body = body.strip()
+    if not body:
+        raise ServiceError("Write the note first.")
+    with database.atomic():
+        note = RequestNote.create(request=request, author=actor, author_label=actor.email, body=body[:4000])
+        audit.record(audit.Event("request.note_added", actor=actor, subject=User.get_by_id(request.user_id),
+                                 details={"request_id": request.id, "note_id": note.id}))
+    return note
+
+
+def notes_of(request_id: int) -> list[RequestNote]:
+    return list(RequestNote.select().where(RequestNote.request == request_id).order_by(RequestNote.id))
+
+
+def set_jurisdiction(request_id: int, jurisdiction: str, actor: User) -> PrivacyRequest:
+    """Correct the first guess (from the person's country): the clock is recomputed
+    from the receipt date by the new rules, with the extension if one was granted."""
+    request = get_request(request_id)
+    if jurisdiction not in JURISDICTIONS:
+        raise ServiceError("Choose one of the listed jurisdictions.")
+    if request.status not in OPEN_VALUES:
+        raise ServiceError("Only an open request's jurisdiction can be changed.", 409)
+    if jurisdiction == request.jurisdiction:
+        return request
+    due = due_date(request.received_at, jurisdiction)
+    if request.extended_at:
+        if jurisdiction not in EXTENDABLE:
+            raise ServiceError(f"{jurisdiction} allows no extension, and this request was extended.", 409)
+        due = extended_due_date(due, jurisdiction)
+    with database.atomic():
+        PrivacyRequest.update(jurisdiction=jurisdiction, due_at=due).where(PrivacyRequest.id == request.id).execute()
+        requests.log(request, f"Jurisdiction changed from {request.jurisdiction} to {jurisdiction}; "
+                              f"due {due:%d %b %Y}.", actor)
+    return get_request(request_id)
 
 
 def complete(request_id: int, actor: User) -> PrivacyRequest:
@@ -132,6 +205,8 @@ def extend(request_id: int, reason: str, actor: User) -> PrivacyRequest:
         raise ServiceError("This request was already extended once: the law allows no second extension.", 409)
     if request.status not in OPEN_VALUES:
         raise ServiceError("Only an open request can be extended.", 409)
+    if request.jurisdiction not in EXTENDABLE:
+        raise ServiceError(f"{request.jurisdiction} allows no extension.", 409)
     if utcnow() > request.due_at:
         raise ServiceError("Too late: the person must be told of an extension before the original due date.", 409)
     if len(reason.strip()) < 10:

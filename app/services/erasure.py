@@ -17,12 +17,12 @@ from flask import current_app, render_template
 from app.db import database
 from app.models import (
     REGISTRY, ALL_MODELS, ApiKey, AuditEvent, ConsentEvent, DataExport, Job, PrivacyRequest, RequestEvent,
-    RequestStatus, UploadedFile, User,
+    RequestNote, RequestStatus, UploadedFile, User,
 )
 from app.models.base import utcnow
 from app.models.registry import Erasure, PersonalData
 from app.models.fields import Cipher
-from app.services import audit, jobs, requests
+from app.services import audit, jobs, legal_holds, requests
 from app.services.mail import send_email
 from app.services.personal_data import rows_of
 from app.services.suppression import suppress
@@ -70,14 +70,21 @@ def _hold_request_events(user: User) -> int:
         RequestEvent.request.in_(mine), RequestEvent.actor_label == user.email).execute()
 
 
+def _hold_request_notes(user: User) -> int:
+    return 0  # staff's words about the handling: kept as written, with the request
+
+
 # Kept rows are stripped of what identifies the person beyond the hold's need.
 ANONYMISERS = {User: _anonymise_account, ApiKey: _anonymise_api_keys}
 HOLDERS = {AuditEvent: _hold_audit, ConsentEvent: _hold_consent, PrivacyRequest: _hold_requests,
-           RequestEvent: _hold_request_events}
+           RequestEvent: _hold_request_events, RequestNote: _hold_request_notes}
 
 
-def _apply(entry: PersonalData, user: User) -> dict:
+def _apply(entry: PersonalData, user: User, held: dict[str, str]) -> dict:
     rows = rows_of(entry, user).count()
+    if entry.category in held:  # the DPO's hold on this request (approved in part)
+        return {"category": entry.category, "action": "kept", "rows": rows, "reason": held[entry.category],
+                "until": legal_holds.HOLD_ENDS}
     if entry.erasure is Erasure.DELETE:
         done = _delete(entry, user)
         return {"category": entry.category, "action": "deleted", "rows": done}
@@ -107,6 +114,7 @@ def erase(job: Job, progress: jobs.Progress) -> None:
     user = User.get_by_id(request.user_id)
     report = json.loads(request.report or '{"done": [], "notice_to": null}')
     order = erasure_order()
+    held = {h.category: h.reason for h in legal_holds.holds_of(request)}
     progress.total(len(order) + 1)
     with database.atomic():
         if report["notice_to"] is None and not report["done"]:
@@ -117,11 +125,11 @@ def erase(job: Job, progress: jobs.Progress) -> None:
         requests.move(request.id, [RequestStatus.APPROVED], RequestStatus.IN_PROGRESS, "Erasure started.", "system")
         suppress(user.email, "erasure")
         _save(request, report)
-    _delete_files(user)
+    _delete_files(user, keep_uploads=REGISTRY[UploadedFile].category in held)
     for entry in order:
         if entry.category not in {d["category"] for d in report["done"]}:
             with database.atomic():
-                report["done"].append(_apply(entry, user))
+                report["done"].append(_apply(entry, user, held))
                 _save(request, report)
         progress.advance()
     with database.atomic():
@@ -136,10 +144,12 @@ def _save(request: PrivacyRequest, report: dict) -> None:
     PrivacyRequest.update(report=json.dumps(report)).where(PrivacyRequest.id == request.id).execute()
 
 
-def _delete_files(user: User) -> None:
-    """Uploads, and every export archive of theirs, finished or half-written."""
+def _delete_files(user: User, keep_uploads: bool) -> None:
+    """Uploads (unless under a hold), and every export archive of theirs, finished or
+    half-written."""
     folder = Path(current_app.instance_path)
-    for f in UploadedFile.select().where(UploadedFile.owner == user.id):
+    uploads = [] if keep_uploads else UploadedFile.select().where(UploadedFile.owner == user.id)
+    for f in uploads:
         (folder / "uploads" / f.stored_name).unlink(missing_ok=True)
     for export in DataExport.select(DataExport.id).where(DataExport.user == user.id):
         for path in (folder / "exports").glob(f"export-{export.id}[-.]*"):

@@ -16,7 +16,7 @@ from app.db import database, is_postgres
 from app.models import PrivacyRequest, Profile, RequestEvent, RequestKind, RequestStatus, User
 from app.models.base import utcnow
 from app.models.consent import ConsentSource
-from app.services import audit, consent, jobs
+from app.services import audit, consent, jobs, legal_holds
 from app.services.deadlines import due_date, jurisdiction_for
 from app.services.errors import ServiceError
 from app.services.mail import send_email
@@ -33,7 +33,7 @@ def _serializer() -> URLSafeTimedSerializer:
 
 
 def move(request_id: int, expected: Iterable[RequestStatus], to: RequestStatus, note: str, actor: str,
-         acting_user: User | None = None, **fields) -> PrivacyRequest | None:
+         acting_user: User | None = None, audit_details: dict | None = None, **fields) -> PrivacyRequest | None:
     """Move a request on if, and only if, it is still in an expected status: its row,
     its timeline and the audit log together. None when it was not."""
     with database.atomic():
@@ -45,7 +45,7 @@ def move(request_id: int, expected: Iterable[RequestStatus], to: RequestStatus, 
         request = PrivacyRequest.get_by_id(request_id)
         RequestEvent.create(request=request, status=to.value, note=note, actor_label=actor)
         audit.record(audit.Event(f"request.{to.value}", actor=acting_user, subject=User.get_by_id(request.user_id),
-                                 details={"request_id": request.id, "kind": request.kind}))
+                                 details={"request_id": request.id, "kind": request.kind, **(audit_details or {})}))
     return request
 
 
@@ -154,19 +154,26 @@ def end_cooling_off() -> int:
     return len([m for m in moved if m])
 
 
-def approve_request(request_id: int, actor: User | None = None) -> PrivacyRequest:
-    """The DPO's yes. An erasure then runs as a job; an objection takes effect at once
-    (it is absolute for direct marketing, Art. 21(3)); the other kinds stay approved
-    until the privacy team has carried them out."""
+def approve_request(request_id: int, actor: User | None = None,
+                    holds: list[legal_holds.Hold] = ()) -> PrivacyRequest:
+    """The DPO's yes. An erasure then runs as a job, leaving alone what `holds` keeps
+    (approved in part); an objection takes effect at once (it is absolute for direct
+    marketing, Art. 21(3)); the other kinds stay approved until the privacy team has
+    carried them out."""
     request = PrivacyRequest.get_or_none(PrivacyRequest.id == request_id)
     if request is None:
         raise ServiceError(f"No request {request_id}.", 404)
+    if holds and request.kind != RequestKind.DELETION.value:
+        raise ServiceError("Only an erasure can be approved in part.")
     who = actor.email if actor else "the privacy team"
     with database.atomic():
         if request.kind == RequestKind.DELETION.value:
             job = jobs.enqueue("erasure")  # belongs to no person: it must outlive the erasure
-            approved = move(request_id, [S.PENDING_REVIEW], S.APPROVED, "Approved; erasure scheduled.", who,
-                            actor, decided_at=utcnow(), job=job)
+            note = (f"Approved in part; erasure scheduled. {legal_holds.describe(holds)}" if holds
+                    else "Approved; erasure scheduled.")
+            approved = move(request_id, [S.PENDING_REVIEW], S.APPROVED, note, who, actor, decided_at=utcnow(),
+                            job=job, legal_holds=legal_holds.to_json(holds),
+                            audit_details={"kept": [h.category for h in holds]} if holds else None)
         else:
             approved = move(request_id, [S.PENDING_REVIEW], S.APPROVED, "Approved.", who, actor, decided_at=utcnow())
         if approved is None:

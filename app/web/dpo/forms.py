@@ -1,6 +1,9 @@
 from flask_wtf import FlaskForm
-from wtforms import SelectField, TextAreaField
-from wtforms.validators import DataRequired, Length
+from wtforms import SelectField, SelectMultipleField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from app.services.deadlines import JURISDICTIONS
 
 
 class DenyForm(FlaskForm):
@@ -17,3 +20,27 @@ class ExtendForm(FlaskForm):
 
 class AssignForm(FlaskForm):
     assignee = SelectField("Assign to", coerce=int)
+
+
+class ApproveForm(FlaskForm):
+    """Approve; for an erasure, optionally keep some categories under a legal hold."""
+    keep = SelectMultipleField("Keep these under a legal hold (approve in part)", choices=[],
+                               widget=ListWidget(prefix_label=False), option_widget=CheckboxInput())
+    hold_reason = TextAreaField("Legal ground for keeping them (the person will read it)",
+                                validators=[Optional(), Length(max=2000)])
+
+
+class NoteForm(FlaskForm):
+    body = TextAreaField("Internal note (the privacy team only)", validators=[
+        DataRequired("Write the note first."), Length(max=4000, message="Keep a note under 4,000 characters.")])
+
+
+class JurisdictionForm(FlaskForm):
+    jurisdiction = SelectField("Jurisdiction", choices=list(JURISDICTIONS))
+
+
+class BulkForm(FlaskForm):
+    """The queue's selected rows: assign them, or approve the routine ones."""
+    ids = SelectMultipleField(coerce=int, choices=[], validate_choice=False)
+    assignee = SelectField("Assign selected to", coerce=int, choices=[], validate_choice=False)
+    action = SelectField(choices=["assign", "approve"])

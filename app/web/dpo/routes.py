@@ -1,17 +1,22 @@
 """The DPO's console."""
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from app.models import RequestKind, RequestStatus, Role, User
 from app.models.base import utcnow
-from app.services import dpo
+from app.services import dpo, legal_holds
+from app.services.errors import ServiceError
 from app.services.deadlines import JURISDICTIONS, days_left
 from app.services.dpo import QueueFilters
 from app.services.personal_data import holdings_of
 from app.web.auth.forms import EmptyForm
-from app.web.dpo.forms import AssignForm, DenyForm, ExtendForm
+from app.web.dpo.forms import (
+    ApproveForm, AssignForm, BulkForm, DenyForm, ExtendForm, JurisdictionForm, NoteForm,
+)
 from app.services.audit import actions as audit_actions
 from app.services.audit import search_events
 from app.services.personal_data import registry_entries
@@ -57,16 +62,31 @@ def request_queue():
                                    statuses=list(RequestStatus), jurisdictions=JURISDICTIONS, days_left=days_left)
 
 
-def _detail(request_id: int, deny_form=None, extend_form=None, status=200):
+def _staff_choices() -> list[tuple[int, str]]:
+    return [(0, "Nobody")] + [(u.id, u.display_name) for u in dpo.staff()]
+
+
+def _approve_form(person: User, formdata=None) -> ApproveForm:
+    form = ApproveForm(formdata=formdata)
+    form.keep.choices = [(h.entry.category, f"{h.entry.category} ({h.rows})") for h in legal_holds.holdable(person)]
+    return form
+
+
+def _detail(request_id: int, status=200, **forms):
+    """The request page; a form that failed comes back in `forms` with its errors."""
     privacy_request = dpo.get_request(request_id)
     person = User.get_by_id(privacy_request.user_id)
-    assign_form = AssignForm(assignee=privacy_request.assignee_id or 0)
-    assign_form.assignee.choices = [(0, "Nobody")] + [(u.id, u.display_name) for u in dpo.staff()]
-    deny_form = deny_form or DenyForm(formdata=None)
+    assign_form = AssignForm(formdata=None, assignee=privacy_request.assignee_id or 0)
+    assign_form.assignee.choices = _staff_choices()
+    defaults = dict(
+        deny_form=DenyForm(formdata=None), extend_form=ExtendForm(formdata=None), assign_form=assign_form,
+        approve_form=_approve_form(person) if privacy_request.kind == RequestKind.DELETION.value else EmptyForm(),
+        note_form=NoteForm(formdata=None), button_form=EmptyForm(),
+        jurisdiction_form=JurisdictionForm(formdata=None, jurisdiction=privacy_request.jurisdiction))
     return render_template("dpo/request.html", r=privacy_request, person=person, holdings=holdings_of(person),
-                           deny_form=deny_form, extend_form=extend_form or ExtendForm(formdata=None),
-                           assign_form=assign_form, approve_form=EmptyForm(), reasons=dpo.DENIAL_REASONS,
-                           now=utcnow(), days_left=days_left), status
+                           reasons=dpo.DENIAL_REASONS, now=utcnow(), days_left=days_left,
+                           notes=dpo.notes_of(request_id), holds=legal_holds.holds_of(privacy_request),
+                           **(defaults | forms)), status
 
 
 @bp.get("/requests/<int:request_id>")
@@ -86,7 +106,19 @@ def _one_click(request_id: int, decide, done: str):
 @bp.post("/requests/<int:request_id>/approve")
 @roles(*STAFF)
 def approve(request_id):
-    return _one_click(request_id, dpo.approve, "approved")
+    person = User.get_by_id(dpo.get_request(request_id).user_id)
+    form = _approve_form(person, formdata=request.form)
+    if not form.validate_on_submit():
+        return _detail(request_id, approve_form=form, status=400)
+    try:
+        approved = dpo.approve(request_id, current_user, keep=form.keep.data or [], hold_reason=form.hold_reason.data or "")
+    except ServiceError as e:
+        if e.status != 400:
+            raise
+        form.hold_reason.errors = [e.message]
+        return _detail(request_id, approve_form=form, status=400)
+    flash(f"Request {request_id} approved{' in part' if approved.legal_holds else ''}; the person was told.", "success")
+    return redirect(url_for("dpo.request_detail", request_id=request_id), 303)
 
 
 @bp.post("/requests/<int:request_id>/complete")
@@ -121,8 +153,62 @@ def extend(request_id):
 @roles(*STAFF)
 def assign(request_id):
     form = AssignForm()
-    form.assignee.choices = [(0, "Nobody")] + [(u.id, u.display_name) for u in dpo.staff()]
+    form.assignee.choices = _staff_choices()
     if form.validate_on_submit():
         dpo.assign(request_id, form.assignee.data or None, current_user)
         flash("Assignment saved.", "success")
     return redirect(url_for("dpo.request_detail", request_id=request_id), 303)
+
+
+@bp.post("/requests/<int:request_id>/jurisdiction")
+@roles(*STAFF)
+def set_jurisdiction(request_id):
+    form = JurisdictionForm()
+    if form.validate_on_submit():
+        changed = dpo.set_jurisdiction(request_id, form.jurisdiction.data, current_user)
+        flash(f"Jurisdiction {changed.jurisdiction}: due {changed.due_at:%d %B %Y}.", "success")
+    return redirect(url_for("dpo.request_detail", request_id=request_id), 303)
+
+
+@bp.post("/requests/<int:request_id>/notes")
+@roles(*STAFF)
+def add_note(request_id):
+    form = NoteForm()
+    if form.validate_on_submit():
+        dpo.add_note(request_id, form.body.data, current_user)
+        form = NoteForm(formdata=None)
+    elif not request.htmx:
+        return _detail(request_id, note_form=form, status=400)
+    if request.htmx:
+        return render_template("dpo/_notes.html", r=dpo.get_request(request_id), notes=dpo.notes_of(request_id),
+                               note_form=form), 200 if not form.errors else 400
+    return redirect(url_for("dpo.request_detail", request_id=request_id) + "#notes", 303)
+
+
+@bp.post("/requests/bulk")
+@roles(*STAFF)
+def bulk():
+    form = BulkForm()
+    back = _queue_url(request.form.get("next", ""))
+    if not form.validate_on_submit():
+        return redirect(back, 303)
+    if not form.ids.data:
+        flash("Select at least one request first.", "error")
+        return redirect(back, 303)
+    if form.action.data == "approve":
+        outcome = dpo.bulk(form.ids.data, dpo.approve, current_user)
+    else:
+        assignee = form.assignee.data or None
+        outcome = dpo.bulk(form.ids.data, lambda rid, actor: dpo.assign(rid, assignee, actor), current_user)
+    flash(outcome.summary("approved" if form.action.data == "approve" else "assigned"),
+          "success" if not outcome.skipped else "error")
+    return redirect(back, 303)
+
+
+def _queue_url(candidate: str) -> str:
+    """Back to the queue as it was filtered; never anywhere else (no open redirect)."""
+    queue = url_for("dpo.request_queue")
+    parts = urlsplit(candidate)
+    if parts.scheme or parts.netloc or parts.path != queue:
+        return queue
+    return queue + (f"?{parts.query}" if parts.query else "")

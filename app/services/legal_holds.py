@@ -1,0 +1,72 @@
+"""Deletion approved in part (GDPR Art. 17(3)): the DPO keeps some categories under a
+legal hold, with the ground for keeping them; the erasure job leaves those alone and
+the certificate names the hold."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from app.models import REGISTRY, DataExport, Job, PrivacyRequest, SignInLink, User
+from app.models.consent import ConsentState
+from app.models.registry import Erasure, PersonalData
+from app.services.errors import ServiceError
+from app.services.personal_data import CategoryHolding, holdings_of
+
+# Operational records that no legal ground asks anyone to keep.
+NOT_HOLDABLE = {SignInLink, Job, DataExport, ConsentState}
+HOLD_ENDS = "Until the legal hold ends; then deleted. Reviewed by the privacy team."
+
+
+@dataclass(frozen=True)
+class Hold:
+    category: str
+    reason: str
+
+
+def holdable(person: User) -> list[CategoryHolding]:
+    """What an erasure of `person` would delete that a DPO could keep instead."""
+    return [h for h in holdings_of(person)
+            if h.rows and h.entry.erasure is Erasure.DELETE and h.entry.model not in NOT_HOLDABLE]
+
+
+def holds_for(person: User, categories: list[str], reason: str) -> list[Hold]:
+    """Validate the DPO's choice. A kept category also keeps the categories its rows
+    point at (call logs point at contacts): deleting those would break the rows kept."""
+    if not categories:
+        return []
+    if len(reason.strip()) < 10:
+        raise ServiceError("Give the legal ground for keeping these categories: the person will read it.")
+    allowed = {h.entry.category: h.entry for h in holdable(person)}
+    unknown = [c for c in categories if c not in allowed]
+    if unknown:
+        raise ServiceError(f"These cannot be kept under a hold: {', '.join(unknown)}.")
+    kept = _with_what_they_point_at([allowed[c] for c in categories])
+    return [Hold(e.category, reason.strip()) for e in sorted(kept, key=lambda e: e.category)]
+
+
+def _with_what_they_point_at(entries: list[PersonalData]) -> set[PersonalData]:
+    kept, todo = set(), list(entries)
+    while todo:
+        entry = todo.pop()
+        if entry in kept:
+            continue
+        kept.add(entry)
+        todo += [REGISTRY[fk.rel_model] for fk in entry.model._meta.refs
+                 if fk.rel_model in REGISTRY and REGISTRY[fk.rel_model].erasure is Erasure.DELETE]
+    return kept
+
+
+def to_json(holds: list[Hold]) -> str | None:
+    return json.dumps([{"category": h.category, "reason": h.reason} for h in holds]) if holds else None
+
+
+def holds_of(request: PrivacyRequest) -> list[Hold]:
+    return [Hold(**h) for h in json.loads(request.legal_holds or "[]")]
+
+
+def describe(holds: list[Hold]) -> str:
+    """One sentence for the timeline and the person's email."""
+    reasons = {}
+    for h in holds:
+        reasons.setdefault(h.reason, []).append(h.category)
+    return " ".join(f"Kept under a legal hold: {', '.join(cats)}. Why: {reason}" for reason, cats in reasons.items())

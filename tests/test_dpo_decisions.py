@@ -1,0 +1,188 @@
+"""The DPO's decisions beyond yes and no: an erasure approved in part under a legal
+hold, internal notes, the jurisdiction corrected, and bulk actions from the queue."""
+import io
+import json
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import pypdf
+import pytest
+
+from app.db import database
+from app.models import AuditEvent, PaymentMethod, PrivacyRequest, RequestNote, Role, User
+from app.models.activity import CallLog
+from app.models.base import utcnow
+from app.models.billing import SupportInteraction
+from app.models.contacts import Lead
+from app.services import jobs
+from app.services.audit import verify_chain
+from app.services.demo import seed_demo
+from tests.support.forms import post_form
+from tests.support.smtp import text_of
+
+HOLD_REASON = "Invoices must be kept for 10 years under tax law (GDPR Art. 17(3)(b))."
+
+
+@pytest.fixture
+def alice_asks_for_erasure(app):
+    """The demo's Alice, with data in every category and an erasure waiting for the DPO."""
+    with app.app_context(), database.connection_context():
+        seed_demo(Path(app.instance_path))
+        alice = User.by_email("alice@example.com")
+        now = utcnow()
+        request = PrivacyRequest.create(user=alice, kind="deletion", status="pending_review", received_at=now,
+                                        due_at=now + timedelta(days=20), jurisdiction="GDPR", confirmed_at=now)
+    return alice, request
+
+
+@pytest.fixture
+def filed(make_user):
+    """A request from a new person, waiting for the DPO unless told otherwise."""
+    def make(email, kind="rectification", status="pending_review", received_at=None, due_in_days=20, **fields):
+        person = make_user(Role.SUBJECT, email=email)
+        received_at = received_at or utcnow()
+        with database.connection_context():
+            return PrivacyRequest.create(user=person, kind=kind, status=status, received_at=received_at,
+                                         due_at=received_at + timedelta(days=due_in_days), jurisdiction="GDPR",
+                                         **fields)
+    return make
+
+
+def pdf_text(message) -> str:
+    [pdf] = [p for p in message.iter_attachments() if p.get_filename() == "certificate-of-erasure.pdf"]
+    pages = pypdf.PdfReader(io.BytesIO(pdf.get_content())).pages
+    return " ".join(" ".join(page.extract_text() for page in pages).split())
+
+
+def test_an_erasure_approved_in_part_keeps_the_held_category_and_says_why(app, client, login_as, smtp,
+                                                                         alice_asks_for_erasure):
+    alice, request = alice_asks_for_erasure
+    login_as(Role.DPO)
+    path = f"/dpo/requests/{request.id}"
+    page = client.get(path).text
+    assert "Approve in part" in page and 'value="Payment methods"' in page
+    assert 'value="Sign-in links"' not in page  # operational records are never held
+    smtp.clear()
+    post_form(client, f"{path}/approve", {"keep": ["Payment methods"], "hold_reason": HOLD_REASON}, token_from=path)
+
+    told = text_of(smtp.wait_for("alice@example.com"))
+    assert "approved in part" in told and "Payment methods" in told and HOLD_REASON in told
+    assert "supervisory authority" in told  # a partial refusal carries the right to complain
+    with app.app_context(), database.connection_context():
+        smtp.clear()
+        jobs.run_pending()
+        assert PrivacyRequest.get_by_id(request.id).status == "completed"
+        assert PaymentMethod.select().where(PaymentMethod.owner == alice.id).count() > 0
+        assert SupportInteraction.select().where(SupportInteraction.user == alice.id).count() == 0
+        assert not User.get_by_id(alice.id).active
+        approval = AuditEvent.select().where(AuditEvent.action == "request.approved").order_by(AuditEvent.id.desc()).get()
+        assert json.loads(approval.details)["kept"] == ["Payment methods"]
+        assert verify_chain()[0]
+    certificate = pdf_text(smtp.wait_for("alice@example.com"))
+    assert "Payment methods kept" in certificate and "Invoices must be kept for 10 years" in certificate
+    assert "Support interactions deleted" in certificate
+
+
+def test_keeping_call_logs_keeps_the_contacts_they_point_at(app, client, login_as, alice_asks_for_erasure):
+    alice, request = alice_asks_for_erasure
+    login_as(Role.DPO)
+    path = f"/dpo/requests/{request.id}"
+    post_form(client, f"{path}/approve", {"keep": ["Call logs"], "hold_reason": HOLD_REASON}, token_from=path)
+    with app.app_context(), database.connection_context():
+        kept = [h["category"] for h in json.loads(PrivacyRequest.get_by_id(request.id).legal_holds)]
+        assert kept == ["Call logs", "Contacts and leads"]
+        jobs.run_pending()
+        assert PrivacyRequest.get_by_id(request.id).status == "completed"
+        assert CallLog.select().where(CallLog.owner == alice.id).count() > 0
+        assert Lead.select().where(Lead.owner == alice.id).count() > 0
+    assert "Contacts and leads" in client.get(path).text  # the request page shows what was kept
+
+
+def test_a_hold_needs_its_legal_ground_and_a_real_category(client, login_as, alice_asks_for_erasure):
+    _, request = alice_asks_for_erasure
+    login_as(Role.DPO)
+    path = f"/dpo/requests/{request.id}"
+    no_reason = post_form(client, f"{path}/approve", {"keep": ["Payment methods"]}, token_from=path)
+    assert no_reason.status_code == 400 and "Give the legal ground" in no_reason.text
+    made_up = post_form(client, f"{path}/approve", {"keep": ["Audit log"], "hold_reason": HOLD_REASON},
+                        token_from=path)
+    assert made_up.status_code == 400
+    with database.connection_context():
+        assert PrivacyRequest.get_by_id(request.id).status == "pending_review"  # nothing decided
+
+
+def test_internal_notes_are_for_the_privacy_team_only(app, client, login_as, filed):
+    request = filed("noted@example.com")
+    dpo = login_as(Role.DPO)
+    path = f"/dpo/requests/{request.id}"
+    fragment = post_form(client, f"{path}/notes", {"body": "Called the customer to check the new address."},
+                         token_from=path, headers={"HX-Request": "true"})
+    assert fragment.status_code == 200 and "<html" not in fragment.text
+    assert "Called the customer" in fragment.text and dpo.email in fragment.text
+    empty = post_form(client, f"{path}/notes", {"body": "  "}, token_from=path)
+    assert empty.status_code == 400 and "Write the note first." in empty.text
+    with database.connection_context():
+        assert RequestNote.select().count() == 1
+        assert AuditEvent.get(AuditEvent.action == "request.note_added").actor_id == dpo.id
+
+    owner = app.test_client()
+    post_form(owner, "/login", {"email": "noted@example.com", "password": "correct horse battery staple"})
+    assert "Called the customer" not in owner.get("/requests/").text
+
+
+@pytest.mark.parametrize("to, days", [("CCPA", 45), ("IN", 90)])
+def test_changing_the_jurisdiction_recomputes_the_due_date(client, login_as, filed, to, days):
+    received = utcnow() - timedelta(days=2)
+    request = filed("moved@example.com", kind="restriction", received_at=received)
+    login_as(Role.DPO)
+    path = f"/dpo/requests/{request.id}"
+    post_form(client, f"{path}/jurisdiction", {"jurisdiction": to}, token_from=path)
+    with database.connection_context():
+        changed = PrivacyRequest.get_by_id(request.id)
+    assert changed.jurisdiction == to and changed.due_at == received + timedelta(days=days)
+    assert f"Jurisdiction changed from GDPR to {to}" in client.get(path).text
+
+
+def test_an_extended_request_cannot_move_to_rules_without_extensions(client, login_as, filed):
+    request = filed("extended@example.com", due_in_days=90, extended_at=utcnow(), extension_reason="Many records")
+    login_as(Role.DPO)
+    path = f"/dpo/requests/{request.id}"
+    refused = post_form(client, f"{path}/jurisdiction", {"jurisdiction": "IN"}, token_from=path)
+    assert refused.status_code == 409 and "allows no extension" in refused.text
+
+
+def test_bulk_approve_decides_the_routine_ones_and_reports_the_rest(client, login_as, filed, smtp):
+    made = [filed(f"bulk{i}@example.com", status=status, due_in_days=10 + i).id
+            for i, status in enumerate(["pending_review", "pending_review", "denied"])]
+    login_as(Role.DPO)
+    response = post_form(client, "/dpo/requests/bulk",
+                         {"ids": [str(i) for i in made], "action": "approve", "next": "/dpo/requests?kind=rectification"},
+                         token_from="/dpo/requests", follow_redirects=True)
+    assert f"2 requests approved (#{made[0]}, #{made[1]})" in response.text
+    assert f"#{made[2]} not approved" in response.text
+    assert response.request.path == "/dpo/requests" and response.request.args["kind"] == "rectification"
+    with database.connection_context():
+        assert [PrivacyRequest.get_by_id(i).status for i in made] == ["approved", "approved", "denied"]
+    assert {m["To"] for m in smtp.messages} >= {"bulk0@example.com", "bulk1@example.com"}
+
+
+def test_bulk_assign_and_the_way_back_stays_on_the_queue(client, login_as, filed):
+    request = filed("routine@example.com", kind="objection")
+    dpo = login_as(Role.DPO)
+    response = post_form(client, "/dpo/requests/bulk", {"ids": [str(request.id)], "action": "assign",
+                                                        "assignee": str(dpo.id), "next": "https://evil.example/"},
+                         token_from="/dpo/requests")
+    assert response.status_code == 303 and response.headers["Location"] == "/dpo/requests"
+    with database.connection_context():
+        assert PrivacyRequest.get_by_id(request.id).assignee_id == dpo.id
+    nothing = post_form(client, "/dpo/requests/bulk", {"action": "approve"}, token_from="/dpo/requests",
+                        follow_redirects=True)
+    assert "Select at least one request first." in nothing.text
+
+
+def test_the_queue_offers_a_checkbox_per_request(client, login_as, filed):
+    request = filed("listed@example.com", kind="objection")
+    login_as(Role.DPO)
+    page = client.get("/dpo/requests").text
+    assert re.search(rf'name="ids" value="{request.id}"[^>]*aria-label="Select request {request.id}"', page)
