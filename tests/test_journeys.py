@@ -142,3 +142,62 @@ def test_a_dpo_filters_to_overdue_opens_a_request_and_approves_it(page, live_ser
     expect(page.locator("#audit-rows tbody tr")).to_have_count(1)
     expect(page.locator("#audit-rows tbody tr")).to_contain_text(dpo.email)  # the actor is named
     assert_accessible(page)
+
+
+def test_a_dpo_approves_an_erasure_in_part_and_the_certificate_names_the_hold(page, app, live_server, make_user,
+                                                                               smtp, job_worker):
+    import io
+    from datetime import timedelta
+    from pathlib import Path
+
+    import pypdf
+
+    from app.db import database
+    from app.models import PrivacyRequest, User
+    from app.models.base import utcnow
+    from app.services.demo import seed_demo
+
+    with app.app_context(), database.connection_context():
+        seed_demo(Path(app.instance_path))
+        alice = User.by_email("alice@example.com")
+        now = utcnow()
+        erasure = PrivacyRequest.create(user=alice, kind="deletion", status="pending_review", jurisdiction="GDPR",
+                                        received_at=now - timedelta(days=35), due_at=now - timedelta(days=4),
+                                        confirmed_at=now - timedelta(days=34))
+    dpo = make_user(Role.DPO)
+    sign_in(page, dpo.email, TEST_PASSWORD, TEST_TOTP_SECRET)
+    page.goto("/dpo/requests")
+    page.get_by_label("Due").select_option("overdue")
+    expect(page.get_by_text("Overdue by 4 days")).to_be_visible()
+    page.get_by_role("link", name=f"#{erasure.id} Erase my data").click()
+    page.get_by_label("Payment methods").check()
+    page.get_by_label("Legal ground for keeping them").fill(
+        "Invoices must be kept for 10 years under tax law (GDPR Art. 17(3)(b)).")
+    assert_accessible(page)
+    page.screenshot(path="test-artifacts/dpo-approve-in-part.png", full_page=True)
+    smtp.clear()
+    page.get_by_role("button", name="Approve and erase").click()
+    expect(page.get_by_text(f"Request {erasure.id} approved in part; the person was told.")).to_be_visible()
+
+    told = text_of(smtp.wait_for("alice@example.com"))
+    assert "approved in part" in told and "Payment methods" in told
+    certificate = wait_for_attachment(smtp, "alice@example.com", "certificate-of-erasure.pdf")  # from the job
+    pages = pypdf.PdfReader(io.BytesIO(certificate.get_content())).pages
+    text = " ".join(" ".join(p.extract_text() for p in pages).split())
+    assert "Payment methods kept" in text and "10 years under tax law" in text
+    page.reload()
+    expect(page.get_by_text("Done")).to_be_visible()
+    assert_accessible(page)
+
+
+def wait_for_attachment(smtp, to: str, filename: str, timeout: float = 30.0):
+    import time
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for message in list(smtp.messages):
+            if to in message["To"]:
+                found = [p for p in message.iter_attachments() if p.get_filename() == filename]
+                if found:
+                    return found[0]
+        time.sleep(0.2)
+    raise AssertionError(f"no {filename} mailed to {to} within {timeout}s")
