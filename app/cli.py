@@ -1,5 +1,5 @@
-"""`flask …` commands beyond `flask db`: demo data, audit verification, the scheduler
-and the demo mail catcher."""
+"""`flask …` commands beyond `flask db`: demo data, audit verification, the scheduler,
+the demo mail catcher and the DPO's digest."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -18,6 +18,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(jobs_cli)
     app.cli.add_command(devmail_cli)
     app.cli.add_command(requests_cli)
+    app.cli.add_command(dpo_cli)
 
 
 @click.command("demo", help="Seed the demo data once (does nothing if already seeded).")
@@ -103,3 +104,16 @@ def requests_approve(request_id):
     except ServiceError as e:
         raise click.ClickException(e.message)
     click.echo(f"Request {request.id} approved: {request.status}.")
+
+
+@click.group("dpo", cls=AppGroup, help="The data protection officer's tools.")
+def dpo_cli():
+    pass
+
+
+@dpo_cli.command("digest", help="Email each DPO today's digest of overdue and soon-due requests, if not sent yet.")
+def dpo_digest():
+    from app.services.digest import send_dpo_digests
+    with database.connection_context():
+        sent = send_dpo_digests()
+    click.echo(f"DPO digests sent: {sent}.")

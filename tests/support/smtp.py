@@ -13,7 +13,14 @@ from aiosmtpd.controller import Controller
 class _Collector:
     def __init__(self):
         self.messages: list[EmailMessage] = []
+        self.refused: set[str] = set()
         self.arrived = threading.Condition()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.lower() in self.refused:
+            return "550 5.1.1 Mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         msg = message_from_bytes(envelope.content, policy=policy.default)
@@ -48,6 +55,11 @@ class SmtpServer:
 
     def clear(self):
         self._collector.messages.clear()
+        self._collector.refused.clear()
+
+    def refuse(self, address: str) -> None:
+        """Answer RCPT TO `address` with 550, as a server does for an unknown mailbox."""
+        self._collector.refused.add(address.lower())
 
     def wait_for(self, to: str, timeout: float = 10.0) -> EmailMessage:
         """The newest message to `to`, waiting up to `timeout` seconds for it."""
