@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import peewee
+
 from app.db import database
 from app.models import PrivacyRequest, RequestKind, RequestNote, RequestStatus, Role, User
 from app.models.base import utcnow
@@ -16,6 +18,7 @@ from app.services.errors import ServiceError
 from app.services.mail import send_email
 
 PAGE_SIZE = 50
+WEEK_DAYS = 7  # "due within 7 days": today and the next seven dates
 BULK_LIMIT = PAGE_SIZE  # one page of the queue at a time
 S = RequestStatus
 DECIDABLE = (S.PENDING_REVIEW,)
@@ -63,10 +66,8 @@ def queue(filters: QueueFilters, after: str | None = None, now: datetime | None 
         query = query.where(PrivacyRequest.jurisdiction == filters.jurisdiction)
     if filters.assignee:
         query = query.where(PrivacyRequest.assignee == filters.assignee)
-    if filters.due == "overdue":
-        query = query.where(PrivacyRequest.due_at < now)
-    elif filters.due == "week":
-        query = query.where(PrivacyRequest.due_at >= now, PrivacyRequest.due_at < now + timedelta(days=7))
+    if filters.due:
+        query = query.where(due_window(filters.due, now))
     if filters.email.strip():
         query = query.where(User.email == normalise_email(filters.email))
     if after:
@@ -79,6 +80,15 @@ def queue(filters: QueueFilters, after: str | None = None, now: datetime | None 
     rows = rows[:PAGE_SIZE]
     cursor = f"{rows[-1].due_at.isoformat()}_{rows[-1].id}" if more else None
     return QueuePage(rows, cursor)
+
+
+def due_window(due: str, now: datetime) -> peewee.Expression:
+    """"overdue" or "week", by calendar date as the words beside each request count
+    (`days_left`): a request due at 09:00 today is due today until midnight."""
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)  # times are naive UTC
+    if due == "overdue":
+        return PrivacyRequest.due_at < today
+    return (PrivacyRequest.due_at >= today) & (PrivacyRequest.due_at < today + timedelta(days=WEEK_DAYS + 1))
 
 
 def staff() -> list[User]:
