@@ -38,6 +38,12 @@ def alice(app, client):
     return user, profile.phone
 
 
+def alices_erasure() -> PrivacyRequest:
+    """The demo also holds other people's requests."""
+    alice = User.by_email("alice@example.com")
+    return PrivacyRequest.get(PrivacyRequest.kind == "deletion", PrivacyRequest.user == alice.id)
+
+
 def ask_for_erasure(client, smtp):
     smtp.clear()
     response = post_form(client, "/requests/", {"kind": "deletion", "details": "Please erase me"})
@@ -55,7 +61,7 @@ def test_an_erasure_is_confirmed_by_email_and_can_be_cancelled(client, alice, sm
     assert "Erasure confirmed" in confirmed.text
     assert "you can still cancel" in client.get("/requests/").text.lower()
     with database.connection_context():
-        request_id = PrivacyRequest.get(PrivacyRequest.kind == "deletion").id
+        request_id = alices_erasure().id
     post_form(client, f"/requests/{request_id}/cancel", token_from="/requests/")
     with database.connection_context():
         assert PrivacyRequest.get_by_id(request_id).status == "cancelled"
@@ -70,7 +76,8 @@ def test_a_forged_confirmation_link_is_refused(client, alice):
 def test_other_kinds_go_straight_to_the_privacy_team_with_a_due_date(client, alice):
     post_form(client, "/requests/", {"kind": "objection", "details": "No profiling, please"})
     with database.connection_context():
-        request = PrivacyRequest.get(PrivacyRequest.kind == "objection")
+        request = PrivacyRequest.get(PrivacyRequest.kind == "objection",
+                                     PrivacyRequest.user == User.by_email("alice@example.com").id)
     assert request.status == "pending_review"
     assert request.due_at.month == (request.received_at.month % 12) + 1  # one calendar month
 
@@ -78,7 +85,7 @@ def test_other_kinds_go_straight_to_the_privacy_team_with_a_due_date(client, ali
 def test_nobody_else_sees_or_cancels_alices_requests(app, client, alice, smtp, make_user):
     ask_for_erasure(client, smtp)
     with database.connection_context():
-        request_id = PrivacyRequest.get(PrivacyRequest.kind == "deletion").id
+        request_id = alices_erasure().id
     from tests.conftest import TEST_PASSWORD
     bob = make_user(Role.SUBJECT)
     intruder = app.test_client()
@@ -89,9 +96,10 @@ def test_nobody_else_sees_or_cancels_alices_requests(app, client, alice, smtp, m
 
 def approve_after_cooling_off(app, runner):
     with app.app_context(), database.connection_context():
-        PrivacyRequest.update(cooling_off_until=utcnow() - timedelta(seconds=1)).execute()
+        PrivacyRequest.update(cooling_off_until=utcnow() - timedelta(seconds=1)).where(
+            PrivacyRequest.status == "cooling_off").execute()
         assert end_cooling_off() == 1
-        request_id = PrivacyRequest.get(PrivacyRequest.kind == "deletion").id
+        request_id = alices_erasure().id
     result = runner.invoke(args=["requests", "approve", str(request_id)])
     assert result.exit_code == 0, result.output
     return request_id
@@ -203,7 +211,7 @@ def test_a_stale_cooling_off_sweep_cannot_undo_a_cancellation(app, client, alice
     path = ask_for_erasure(client, smtp)
     post_form(app.test_client(), path)
     with app.app_context(), database.connection_context():
-        request_id = PrivacyRequest.get(PrivacyRequest.kind == "deletion").id
+        request_id = alices_erasure().id
         PrivacyRequest.update(cooling_off_until=utcnow() - timedelta(seconds=1)).execute()
     post_form(client, f"/requests/{request_id}/cancel", token_from="/requests/")
     with app.app_context(), database.connection_context():

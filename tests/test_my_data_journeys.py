@@ -81,7 +81,8 @@ def test_alice_asks_for_erasure_cancels_asks_again_and_is_erased(page, app, live
         PrivacyRequest.update(cooling_off_until=utcnow() - timedelta(seconds=1)).where(
             PrivacyRequest.status == "cooling_off").execute()
         end_cooling_off()
-        request_id = PrivacyRequest.get(PrivacyRequest.status == "pending_review", PrivacyRequest.kind == "deletion").id
+        request_id = PrivacyRequest.get(PrivacyRequest.status == "pending_review", PrivacyRequest.kind == "deletion",
+                                        PrivacyRequest.user == User.by_email("alice@example.com").id).id
     smtp.clear()
     assert runner.invoke(args=["requests", "approve", str(request_id)]).exit_code == 0
     notice = smtp.wait_for("alice@example.com", timeout=30)  # sent by the job, with its certificate

@@ -30,8 +30,10 @@ from app.models import (
 )
 from app.models.base import utcnow
 from app.models.consent import ConsentSource, Purpose
-from app.models.requests import RequestKind
+from app.models.requests import PrivacyRequest, RequestEvent, RequestKind, RequestNote, RequestStatus
 from app.services import audit, consent, requests
+from app.services.deadlines import due_date
+from app.services.dpo import DENIAL_REASONS
 from app.services.purposes import ensure_catalogue
 from app.services.passwords import hash_password
 
@@ -56,6 +58,18 @@ _LOGIN_NAMES = {
 
 EXAMPLE_DOMAINS = ("example.com", "example.org", "example.net")
 HISTORY_DAYS = 180
+_K, _S = RequestKind, RequestStatus
+# Other people's requests: (days ago, kind, jurisdiction, None if open else (outcome, days to close)).
+DEMO_REQUESTS = [
+    (35, _K.DELETION, "GDPR", None), (33, _K.OBJECTION, "UK", None), (40, _K.RESTRICTION, "CCPA", None),
+    (26, _K.RECTIFICATION, "GDPR", None), (12, _K.DELETION, "CCPA", None), (5, _K.OBJECTION, "GDPR", None),
+    (2, _K.RECTIFICATION, "IN", None), (60, _K.DELETION, "GDPR", (_S.COMPLETED, 21)),
+    (75, _K.RECTIFICATION, "GDPR", (_S.COMPLETED, 6)), (88, _K.OBJECTION, "CCPA", (_S.COMPLETED, 2)),
+    (95, _K.DELETION, "CCPA", (_S.DENIED, 30)), (110, _K.RESTRICTION, "UK", (_S.COMPLETED, 12)),
+    (130, _K.DELETION, "GDPR", (_S.COMPLETED, 18)), (150, _K.RECTIFICATION, "GDPR", (_S.COMPLETED, 4)),
+    (170, _K.OBJECTION, "GDPR", (_S.COMPLETED, 1)), (45, _K.DELETION, "GDPR", (_S.COMPLETED, 25)),
+    (20, _K.OBJECTION, "UK", (_S.COMPLETED, 3)), (9, _K.RECTIFICATION, "GDPR", (_S.DENIED, 5)),
+]
 BATCH_SIZE = 100
 
 # (country, time zone, language, Faker locale, a city centre for check-ins)
@@ -157,9 +171,10 @@ class _DemoBuilder:
     def build(self, end_users: int) -> None:
         alice = self._create_logins()
         self._alice(alice)
-        self._others(max(end_users - 1, 0))
+        others = self._others(max(end_users - 1, 0))
         self._flush()
         self._alice_choices(alice)
+        self._request_history(others)
 
     def _alice_choices(self, alice: User) -> None:
         """Alice said yes to some purposes and changed her mind on one, so her
@@ -174,7 +189,35 @@ class _DemoBuilder:
                                      "My company name is Martin & Byrne Consulting, not Martin Consulting.",
                                      confirm_link=lambda token: "", notify=False)
         requests.approve_request(done.id)
+        dpo = User.by_email("dpo@example.com")
+        RequestNote.create(request=done, author=dpo, author_label=dpo.email,
+                           body="Checked the company register: the new name is right.")
         self.counts["PrivacyRequest"] += 1
+
+    def _request_history(self, people: list[int]) -> None:
+        """Other people's requests, so the DPO's queue, deadlines and dashboard have
+        something to show: open ones (two overdue, one due this week) and closed ones."""
+        dpo = User.by_email("dpo@example.com")
+        for i, (days_ago, kind, jurisdiction, outcome) in enumerate(DEMO_REQUESTS[:len(people)]):
+            received = self.now - timedelta(days=days_ago, hours=i)
+            due = due_date(received, jurisdiction)
+            row = dict(user=people[i], kind=kind.value, jurisdiction=jurisdiction, received_at=received, due_at=due,
+                       receipt_confirmed_at=received, confirmed_at=received if kind is RequestKind.DELETION else None,
+                       details="Filed from the portal.", assignee=dpo.id if i % 3 == 0 else None)
+            if outcome is None:
+                request = PrivacyRequest.create(status=RequestStatus.PENDING_REVIEW.value, **row)
+            else:
+                closed = received + timedelta(days=outcome[1])
+                request = PrivacyRequest.create(status=outcome[0].value, decided_at=closed, **row, **(
+                    {"completed_at": closed} if outcome[0] is RequestStatus.COMPLETED else
+                    {"denial_reason": DENIAL_REASONS["manifestly_unfounded"]}))
+            RequestEvent.create(request=request, status=RequestStatus.PENDING_REVIEW.value, occurred_at=received,
+                                note="Request received.", actor_label="the person")
+            if outcome:
+                RequestEvent.create(request=request, status=request.status, occurred_at=request.decided_at,
+                                    note="Carried out." if outcome[0] is RequestStatus.COMPLETED else "Refused.",
+                                    actor_label=dpo.email)
+            self.counts["PrivacyRequest"] += 1
 
     def _create_logins(self) -> User:
         users = {}
@@ -249,6 +292,7 @@ class _DemoBuilder:
                    .where(User.email.in_([row["email"] for _, row in people])).tuples())
         for country, row in people:
             self._other_user(ids[row["email"]], country)
+        return list(ids.values())
 
     def _other_user(self, user_id: int, country: tuple) -> None:
         fake = self._faker(country)
