@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass, field
 
 from app.db import database, is_postgres
+from app.prepared import Prepared
 from app.models import AuditEvent, User
 from app.models.base import utcnow
 
@@ -49,24 +50,29 @@ def truncate_ip(ip: str | None) -> str | None:
     return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)
 
 
+_LAST_HASH = Prepared(lambda slot: AuditEvent.select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
+_FIELDS = ("occurred_at", "action", "actor", "actor_ref", "actor_label", "subject", "subject_ref", "details", "ip",
+           "prev_hash", "hash")
+_INSERT = Prepared(lambda slot: AuditEvent.insert({getattr(AuditEvent, f): slot(f) for f in _FIELDS}))
+
+
 def record(event: Event) -> AuditEvent:
     """Append one event to the chain (inside the caller's transaction, if any)."""
     with database.atomic():
         if is_postgres():
             database.execute_sql("SELECT pg_advisory_xact_lock(%s)", (_CHAIN_LOCK_ID,))
-        last = AuditEvent.select(AuditEvent.hash).order_by(AuditEvent.id.desc()).first()
+        last = _LAST_HASH.first()
         prev = last.hash if last else GENESIS
         now = utcnow()
-        actor_label = event.actor.email if event.actor else "system"
         actor_id = event.actor.id if event.actor else None
         subject_id = event.subject.id if event.subject else None
         details = json.loads(json.dumps(event.details, sort_keys=True, default=str))
         ip = truncate_ip(event.ip)
-        return AuditEvent.create(
-            occurred_at=now, action=event.action, actor=event.actor, actor_ref=actor_id, actor_label=actor_label,
-            subject=event.subject, subject_ref=subject_id, details=json.dumps(details, sort_keys=True), ip=ip,
-            prev_hash=prev,
-            hash=_digest(prev, now, event.action, actor_id, subject_id, details, ip))
+        row = dict(occurred_at=now, action=event.action, actor=actor_id, actor_ref=actor_id,
+                   actor_label=event.actor.email if event.actor else "system", subject=subject_id,
+                   subject_ref=subject_id, details=json.dumps(details, sort_keys=True), ip=ip, prev_hash=prev,
+                   hash=_digest(prev, now, event.action, actor_id, subject_id, details, ip))
+        return AuditEvent(id=_INSERT.insert(**row), **row)
 
 
 def verify_chain() -> tuple[bool, int, int | None]:

@@ -12,6 +12,7 @@ from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from app.db import database
+from app.prepared import Prepared
 from app.models import Role, SignInLink, User
 from app.models.base import utcnow
 from app.models.user import normalise_email
@@ -22,6 +23,15 @@ from app.services.passwords import check_password, hash_password, needs_rehash
 
 SIGN_IN_LINK_LIFETIME = timedelta(minutes=15)
 TOTP_ISSUER = "Privacy Control Centre"
+
+
+_USER_BY_ID = Prepared(lambda slot: User.select().where(User.id == slot("id")).limit(1))  # every request
+
+
+def signed_in_user(user_id: str) -> User | None:
+    """The user a session names, if the account still exists and is open."""
+    user = _USER_BY_ID.first(id=int(user_id)) if user_id.isdigit() else None
+    return user if user and user.active else None
 
 
 def authenticate(email: str, password: str, ip: str | None = None) -> User:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.db import database, is_postgres
+from app.prepared import Prepared
 from app.models import User
 from app.models.base import utcnow
 from app.models.consent import ConsentEvent, ConsentSource, ConsentState, Purpose, PurposeKind
@@ -53,12 +54,41 @@ def choices_for(user: User) -> list[Choice]:
 
 
 def choice_for(user: User, purpose: Purpose) -> Choice:
-    state = ConsentState.get_or_none(ConsentState.user == user.id, ConsentState.purpose == purpose.id)
-    return effective(purpose, state)
+    return effective(purpose, _state_of(user, purpose))
+
+
+def toggle(user: User, purpose: Purpose, granted: bool, origin: Origin) -> Choice:
+    """Set a yes or no and return the resulting choice. The state just written is
+    known without reading it back; after a no-op (a double click) it is read, since
+    a concurrent request may have moved it."""
+    event = set_consent(user, purpose, granted, origin)
+    if event is None:
+        return choice_for(user, purpose)
+    return effective(purpose, ConsentState(
+        user=user.id, purpose=purpose.id, granted=event.granted, notice_version=event.notice_version,
+        source=event.source, updated_at=event.occurred_at, last_event=event.id))
+
+
+# The toggle's statements, prepared once (see app.prepared for why).
+_PURPOSE_BY_KEY = Prepared(lambda slot: Purpose.select().where(Purpose.key == slot("key")).limit(1))
+_STATE = Prepared(lambda slot: ConsentState.select().where(ConsentState.user == slot("user"),
+                                                           ConsentState.purpose == slot("purpose")).limit(1))
+_EVENT_FIELDS = ("user", "purpose", "granted", "notice_version", "occurred_at", "source", "actor", "actor_label",
+                 "ip", "user_agent")
+_STATE_FIELDS = ("granted", "notice_version", "source", "updated_at", "last_event")
+_INSERT_EVENT = Prepared(lambda slot: ConsentEvent.insert({getattr(ConsentEvent, f): slot(f) for f in _EVENT_FIELDS}))
+_INSERT_STATE = Prepared(lambda slot: ConsentState.insert(
+    {getattr(ConsentState, f): slot(f) for f in ("user", "purpose", *_STATE_FIELDS)}))
+_UPDATE_STATE = Prepared(lambda slot: ConsentState.update(
+    {getattr(ConsentState, f): slot(f) for f in _STATE_FIELDS}).where(ConsentState.id == slot("id")))
+
+
+def _state_of(user: User, purpose: Purpose) -> ConsentState | None:
+    return _STATE.first(user=user.id, purpose=purpose.id)
 
 
 def purpose_by_key(key: str) -> Purpose:
-    purpose = Purpose.get_or_none(Purpose.key == key)
+    purpose = _PURPOSE_BY_KEY.first(key=key)
     if purpose is None:
         raise ServiceError("There is no such preference.", 404)
     return purpose
@@ -82,21 +112,21 @@ def set_consent(user: User, purpose: Purpose, granted: bool, origin: Origin) -> 
 
 
 def _apply(user: User, purpose: Purpose, granted: bool, origin: Origin) -> ConsentEvent | None:
-    state = ConsentState.get_or_none(ConsentState.user == user.id, ConsentState.purpose == purpose.id)
+    state = _state_of(user, purpose)
     if state and state.granted == granted and state.notice_version == purpose.notice_version:
         return None
-    now = utcnow()
-    event = ConsentEvent.create(
-        user=user, purpose=purpose, granted=granted, notice_version=purpose.notice_version,
-        occurred_at=now, source=origin.source.value, actor=origin.actor,
+    event = ConsentEvent(
+        user=user.id, purpose=purpose.id, granted=granted, notice_version=purpose.notice_version,
+        occurred_at=utcnow(), source=origin.source.value, actor=origin.actor.id if origin.actor else None,
         actor_label=origin.actor.email if origin.actor else "system",
         ip=audit.truncate_ip(origin.ip), user_agent=(origin.user_agent or "")[:300])
-    fields = dict(granted=granted, notice_version=purpose.notice_version, source=origin.source.value,
-                  updated_at=now, last_event=event)
+    event.id = _INSERT_EVENT.insert(**{f: event.__data__[f] for f in _EVENT_FIELDS})
+    moved = dict(granted=granted, notice_version=purpose.notice_version, source=event.source,
+                 updated_at=event.occurred_at, last_event=event.id)
     if state:
-        ConsentState.update(**fields).where(ConsentState.id == state.id).execute()
+        _UPDATE_STATE.execute(id=state.id, **moved)
     else:
-        ConsentState.create(user=user, purpose=purpose, **fields)
+        _INSERT_STATE.insert(user=user.id, purpose=purpose.id, **moved)
     audit.record(audit.Event("consent.granted" if granted else "consent.withdrawn", actor=origin.actor,
                              subject=user, ip=origin.ip, details={
                                  "purpose": purpose.key, "notice_version": purpose.notice_version,
@@ -131,7 +161,7 @@ def _withdraw_kinds(user: User, kinds, origin: Origin, keep_explicit_after_gpc: 
 
 def _needs_withdrawal(user: User, purpose: Purpose, keep_explicit_after_gpc: bool = False) -> bool:
     # No state yet also counts: an explicit "no" on record outlives any later default.
-    state = ConsentState.get_or_none(ConsentState.user == user.id, ConsentState.purpose == purpose.id)
+    state = _state_of(user, purpose)
     if state is None or not state.granted:
         return state is None
     if keep_explicit_after_gpc and state.source in (ConsentSource.PORTAL.value, ConsentSource.EMAIL_LINK.value):

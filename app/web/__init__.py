@@ -5,7 +5,7 @@ from flask import Flask, has_request_context
 from flask_login import current_user
 
 from app.extensions import login_manager
-from app.models import User
+from app.services.auth import signed_in_user
 from app.models.base import utcnow
 from app.web import access, errors, headers
 from app.web.navigation import navigation_for
@@ -43,5 +43,4 @@ def register_web(app: Flask) -> None:
 
 @login_manager.user_loader
 def load_user(user_id: str):
-    user = User.get_or_none(User.id == int(user_id)) if user_id.isdigit() else None
-    return user if user and user.active else None
+    return signed_in_user(user_id)

@@ -49,8 +49,7 @@ def _page(ctx: PreferenceContext):
 
 def _toggle(ctx: PreferenceContext, key: str):
     purpose = consent.purpose_by_key(key)
-    consent.set_consent(ctx.person, purpose, request.form.get("granted") == "1", ctx.origin())
-    choice = consent.choice_for(ctx.person, purpose)
+    choice = consent.toggle(ctx.person, purpose, request.form.get("granted") == "1", ctx.origin())
     message = f"{purpose.name} is now {'on' if choice.granted else 'off'}. Saved."
     if request.htmx:
         return render_template("preferences/_purpose_row.html", ctx=ctx, choice=choice, status=message)
