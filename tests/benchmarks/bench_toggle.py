@@ -28,7 +28,8 @@ from tests.support.postgres import PostgresCluster
 CLIENTS = 32
 SECONDS = float(os.environ.get("BENCH_SECONDS", "8"))
 ROOT = Path(__file__).resolve().parents[2]
-GUNICORN = [sys.executable, "-m", "gunicorn", "--workers", "2", "--threads", "4", "--keep-alive", "30",
+WORKERS, THREADS = os.environ.get("BENCH_WORKERS", "2"), os.environ.get("BENCH_THREADS", "4")
+GUNICORN = [sys.executable, "-m", "gunicorn", "--workers", WORKERS, "--threads", THREADS, "--keep-alive", "30",
             "--log-level", "warning"]
 TARGET_RATIO, TARGET_P99 = 0.5, 0.050
 PASSWORD = "bench password"
@@ -161,7 +162,7 @@ def test_toggle_throughput_against_a_bare_endpoint(tmp_path, postgres, capsys):
         "postgresql": measure_app(postgres.create_database("bench"), tmp_path),
     }
     with capsys.disabled():
-        print(f"\n  {CLIENTS} clients, {SECONDS:.0f} s each, gunicorn 2 workers x 4 threads")
+        print(f"\n  {CLIENTS} clients, {SECONDS:.0f} s each, gunicorn {WORKERS} workers x {THREADS} threads")
         print(f"  bare Flask endpoint   {bare.per_second:8.0f} req/s   p50 {bare.p50 * 1000:6.1f} ms"
               f"   p99 {bare.percentile(0.99) * 1000:6.1f} ms")
         for name, r in results.items():
