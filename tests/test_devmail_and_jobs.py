@@ -2,6 +2,8 @@
 import socket
 from datetime import timedelta
 
+import pytest
+
 from app import create_app
 from app.db import database
 from app.devmail import MaildirHandler, read_mailbox
@@ -63,5 +65,20 @@ def test_the_scheduler_registers_each_job_once(app):
     scheduler = build_scheduler(app)
     jobs = scheduler.get_jobs()
     assert [j.id for j in jobs] == ["run_pending_jobs", "end_cooling_off", "purge_sign_in_links",
-                                    "purge_expired_exports", "send_dpo_digest"]
+                                    "purge_expired_exports", "refresh_statistics", "send_dpo_digest"]
     assert jobs[0].args == (app,)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # PostgreSQL's autovacuum does it
+def test_sqlite_gets_planner_statistics_from_upgrade_and_the_scheduler(app, runner, make_user):
+    from app.db import database
+    from jobs import refresh_statistics
+    make_user()
+    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+    with database.connection_context():
+        analysed = {t for (t,) in database.execute_sql("SELECT DISTINCT tbl FROM sqlite_stat1").fetchall()}
+        assert "users" in analysed
+        database.execute_sql("DELETE FROM sqlite_stat1")
+    refresh_statistics.run(app)
+    with database.connection_context():
+        assert database.execute_sql("SELECT count(*) FROM sqlite_stat1").fetchone()[0] > 0

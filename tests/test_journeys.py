@@ -168,8 +168,9 @@ def test_a_dpo_approves_an_erasure_in_part_and_the_certificate_names_the_hold(pa
     sign_in(page, dpo.email, TEST_PASSWORD, TEST_TOTP_SECRET)
     page.goto("/dpo/requests")
     page.get_by_label("Due").select_option("overdue")
-    expect(page.get_by_text("Overdue by 4 days")).to_be_visible()
-    page.get_by_role("link", name=f"#{erasure.id} Erase my data").click()
+    row = page.locator("#queue-rows tbody tr", has_text=f"#{erasure.id} Erase my data")
+    expect(row).to_contain_text("Overdue by 4 days")
+    row.get_by_role("link").click()
     page.get_by_label("Payment methods").check()
     page.get_by_label("Legal ground for keeping them").fill(
         "Invoices must be kept for 10 years under tax law (GDPR Art. 17(3)(b)).")

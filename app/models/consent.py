@@ -95,7 +95,10 @@ class ConsentEvent(BaseModel):
     user_agent = peewee.CharField(max_length=300, default="")
 
     class Meta:
-        indexes = ((("user", "purpose", "id"), False),)
+        indexes = (
+            (("user", "purpose", "id"), False),
+            (("granted", "occurred_at", "purpose"), False),  # DPO dashboard: withdrawals per week / year
+        )
 
 
 @personal_data(

@@ -9,8 +9,9 @@ NAVIGATION = {
     Role.DPO: [("dpo.home", "DPO console"), ("dpo.request_queue", "Requests"), ("dpo.audit_log", "Audit log"),
                ("dpo.registry", "Data register")],
     Role.SALES_OPS: [("sales.home", "Sales ops")],
+    # Admins see the DPO's console too (and may act: the audit log names them).
     Role.ADMIN: [("admin.users", "Users"), ("admin.purposes", "Purposes"), ("admin.api_keys", "API keys"),
-                 ("dpo.registry", "Data register")],
+                 ("dpo.home", "DPO console"), ("dpo.request_queue", "Requests"), ("dpo.registry", "Data register")],
     Role.CUSTOMER_ADMIN: [("customer.home", "Company")],
 }
 
