@@ -80,6 +80,7 @@ def test_an_erasure_approved_in_part_keeps_the_held_category_and_says_why(app, c
         assert json.loads(approval.details)["kept"] == ["Payment methods"]
         assert verify_chain()[0]
     certificate = pdf_text(smtp.wait_for("alice@example.com"))
+    assert "Approved in part. The privacy team kept Payment methods under a legal hold" in certificate
     assert "Payment methods kept" in certificate and "Invoices must be kept for 10 years" in certificate
     assert "Support interactions deleted" in certificate
 

@@ -43,7 +43,7 @@ ALICE_EMAIL = "alice@example.com"
 
 DEMO_LOGINS = (
     (ALICE_EMAIL, Role.SUBJECT, "End user with data in every category"),
-    ("dpo@example.com", Role.DPO, "Data protection officer: audit log, register of personal data"),
+    ("dpo@example.com", Role.DPO, "Data protection officer: requests and deadlines, dashboard, audit log, register"),
     ("sales@example.com", Role.SALES_OPS, "Sales ops"),
     ("admin@example.com", Role.ADMIN, "Administrator: users, purposes, API keys"),
     ("customer@example.com", Role.CUSTOMER_ADMIN, "Business customer admin"),

@@ -176,6 +176,7 @@ def send_notices(job: Job, progress: jobs.Progress) -> None:
 
 def certificate_pdf(request: PrivacyRequest, done: list[dict]) -> bytes:
     html = render_template("erasure/certificate.html", request=request, done=done,
+                           holds=legal_holds.holds_of(request),
                            issued_at=utcnow(), controller=current_app.config["CONTROLLER_NAME"],
                            contact=current_app.config["CONTROLLER_CONTACT"])
     return weasyprint.HTML(string=html).write_pdf()
