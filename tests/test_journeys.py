@@ -174,6 +174,7 @@ def test_a_dpo_approves_an_erasure_in_part_and_the_certificate_names_the_hold(pa
     page.get_by_label("Payment methods").check()
     page.get_by_label("Legal ground for keeping them").fill(
         "Invoices must be kept for 10 years under tax law (GDPR Art. 17(3)(b)).")
+    page.get_by_label("Kept until (at the latest)").fill("2036-12-31")
     assert_accessible(page)
     page.screenshot(path="test-artifacts/dpo-approve-in-part.png", full_page=True)
     smtp.clear()
@@ -185,7 +186,7 @@ def test_a_dpo_approves_an_erasure_in_part_and_the_certificate_names_the_hold(pa
     certificate = wait_for_attachment(smtp, "alice@example.com", "certificate-of-erasure.pdf")  # from the job
     pages = pypdf.PdfReader(io.BytesIO(certificate.get_content())).pages
     text = " ".join(" ".join(p.extract_text() for p in pages).split())
-    assert "Payment methods kept" in text and "10 years under tax law" in text
+    assert "Payment methods kept" in text and "10 years under tax law" in text and "Until 31 December 2036" in text
     page.reload()
     expect(page.get_by_text("Done")).to_be_visible()
     assert_accessible(page)

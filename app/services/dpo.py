@@ -4,7 +4,7 @@ and the audit log with the acting staff member, and tells the person by email.""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import peewee
 
@@ -14,7 +14,7 @@ from app.models.base import utcnow
 from app.models.user import normalise_email
 from app.services import audit, legal_holds, requests
 from app.services.deadlines import EXTENDABLE, JURISDICTIONS, due_date, extended_due_date
-from app.services.errors import ServiceError
+from app.services.errors import MailError, ServiceError
 from app.services.mail import send_email
 
 PAGE_SIZE = 50
@@ -103,19 +103,30 @@ def get_request(request_id: int) -> PrivacyRequest:
     return request
 
 
-def approve(request_id: int, actor: User, keep: list[str] = (), hold_reason: str = "") -> PrivacyRequest:
-    """Approve; for an erasure, `keep` names categories kept under a legal hold
-    (approved in part), whose ground the person is told with their right to complain."""
+def approve(request_id: int, actor: User, keep: list[str] = (), hold_reason: str = "",
+            hold_until: date | None = None) -> PrivacyRequest:
+    """Approve; for an erasure, `keep` names categories kept under a legal hold until
+    `hold_until` (approved in part), whose ground the person is told with their right
+    to complain."""
     request = get_request(request_id)
-    holds = legal_holds.holds_for(User.get_by_id(request.user_id), list(keep), hold_reason)
+    holds = legal_holds.holds_for(User.get_by_id(request.user_id), list(keep), hold_reason, hold_until,
+                                  utcnow().date())
     request = requests.approve_request(request_id, actor, holds)
     if holds:
-        _tell(request, "approved in part", "Your request was approved in part",
+        _tell(request, "approved in part", "Your request was approved in part", actor,
               note=f"We are erasing your data now. {legal_holds.describe(holds)} {RIGHTS_NOTICE}")
     else:
-        _tell(request, "approved", "Your request was approved",
+        _tell(request, "approved", "Your request was approved", actor,
               note="We are carrying it out now." if request.kind == RequestKind.DELETION.value else "")
     return request
+
+
+def approve_routine(request_id: int, actor: User) -> PrivacyRequest:
+    """Bulk approval: never an erasure, which is irreversible and may need a hold."""
+    if get_request(request_id).kind == RequestKind.DELETION.value:
+        raise ServiceError("an erasure is approved from its own page, where categories can be kept under a "
+                           "legal hold.", 409)
+    return approve(request_id, actor)
 
 
 @dataclass
@@ -162,7 +173,8 @@ def notes_of(request_id: int) -> list[RequestNote]:
 
 def set_jurisdiction(request_id: int, jurisdiction: str, actor: User) -> PrivacyRequest:
     """Correct the first guess (from the person's country): the clock is recomputed
-    from the receipt date by the new rules, with the extension if one was granted."""
+    from the receipt date by the new rules, with the extension if one was granted and
+    it would have been valid under them."""
     request = get_request(request_id)
     if jurisdiction not in JURISDICTIONS:
         raise ServiceError("Choose one of the listed jurisdictions.")
@@ -174,12 +186,30 @@ def set_jurisdiction(request_id: int, jurisdiction: str, actor: User) -> Privacy
     if request.extended_at:
         if jurisdiction not in EXTENDABLE:
             raise ServiceError(f"{jurisdiction} allows no extension, and this request was extended.", 409)
+        if request.extended_at > due:
+            raise ServiceError(f"The person was told of the extension on {request.extended_at:%d %b %Y}, after "
+                               f"the {jurisdiction} due date ({due:%d %b %Y}): under {jurisdiction} it would "
+                               "not be valid.", 409)
         due = extended_due_date(due, jurisdiction)
     with database.atomic():
-        PrivacyRequest.update(jurisdiction=jurisdiction, due_at=due).where(PrivacyRequest.id == request.id).execute()
+        changed = PrivacyRequest.update(jurisdiction=jurisdiction, due_at=due).where(
+            PrivacyRequest.id == request.id, *_unchanged_clock(request)).execute()
+        if not changed:
+            raise ServiceError(CHANGED_MEANWHILE, 409)
         requests.log(request, f"Jurisdiction changed from {request.jurisdiction} to {jurisdiction}; "
                               f"due {due:%d %b %Y}.", actor)
     return get_request(request_id)
+
+
+CHANGED_MEANWHILE = "Someone changed this request's deadline meanwhile: reload the page and check it."
+
+
+def _unchanged_clock(request: PrivacyRequest) -> list:
+    """Guards for an UPDATE of the clock: it still is as this copy of the row saw it,
+    so an extension and a change of jurisdiction racing cannot overwrite each other."""
+    extended = (PrivacyRequest.extended_at.is_null(False) if request.extended_at
+                else PrivacyRequest.extended_at.is_null())
+    return [PrivacyRequest.jurisdiction == request.jurisdiction, PrivacyRequest.due_at == request.due_at, extended]
 
 
 def complete(request_id: int, actor: User) -> PrivacyRequest:
@@ -192,7 +222,7 @@ def complete(request_id: int, actor: User) -> PrivacyRequest:
                          completed_at=utcnow())
     if done is None:
         raise ServiceError("Only an approved request can be marked as carried out.", 409)
-    _tell(done, "carried out", "Your request is done", note="")
+    _tell(done, "carried out", "Your request is done", actor, note="")
     return done
 
 
@@ -203,7 +233,7 @@ def deny(request_id: int, reason: str, actor: User) -> PrivacyRequest:
                            decided_at=utcnow(), denial_reason=reason.strip())
     if denied is None:
         raise ServiceError("This request is not waiting for a decision.", 409)
-    _tell(denied, "denied", "Your request was refused", note=f"{reason.strip()} {RIGHTS_NOTICE}")
+    _tell(denied, "denied", "Your request was refused", actor, note=f"{reason.strip()} {RIGHTS_NOTICE}")
     return denied
 
 
@@ -223,19 +253,21 @@ def extend(request_id: int, reason: str, actor: User) -> PrivacyRequest:
         raise ServiceError("Give the reason for the extension: the person will read it.")
     new_due = extended_due_date(request.due_at, request.jurisdiction)
     with database.atomic():
-        PrivacyRequest.update(due_at=new_due, extended_at=utcnow(), extension_reason=reason.strip()).where(
-            PrivacyRequest.id == request.id).execute()
+        changed = PrivacyRequest.update(due_at=new_due, extended_at=utcnow(), extension_reason=reason.strip()).where(
+            PrivacyRequest.id == request.id, *_unchanged_clock(request)).execute()
+        if not changed:
+            raise ServiceError(CHANGED_MEANWHILE, 409)
         requests.log(request, f"Extended to {new_due:%d %b %Y}: {reason.strip()}", actor)
     request = get_request(request_id)
-    _tell(request, "extended", "We need more time for your request",
+    _tell(request, "extended", "We need more time for your request", actor,
           note=f"We will answer by {new_due:%d %B %Y}. Why: {reason.strip()}")
     return request
 
 
 def assign(request_id: int, assignee_id: int | None, actor: User) -> PrivacyRequest:
     request = get_request(request_id)
-    assignee = User.get_or_none(User.id == assignee_id, User.role.in_([Role.DPO.value, Role.ADMIN.value])) \
-        if assignee_id else None
+    assignee = User.get_or_none(User.id == assignee_id, User.role.in_([Role.DPO.value, Role.ADMIN.value]),
+                                User.active) if assignee_id else None
     if assignee_id and assignee is None:
         raise ServiceError("Requests can only be assigned to the privacy team.")
     with database.atomic():
@@ -244,8 +276,18 @@ def assign(request_id: int, assignee_id: int | None, actor: User) -> PrivacyRequ
     return get_request(request_id)
 
 
-def _tell(request: PrivacyRequest, what: str, subject: str, note: str) -> None:
+def _tell(request: PrivacyRequest, what: str, subject: str, actor: User, note: str) -> None:
+    """Email the person about a decision already made. If the mail server refuses,
+    the decision stands: the timeline says the person was not told, and
+    `request.told` lets the page say so too."""
     person = User.get_by_id(request.user_id)
-    if person.active:
+    request.told = True
+    if not person.active:
+        return
+    try:
         send_email(person.email, f"{subject} (request {request.id})", "request_decided",
                    request=request, what=what, note=note)
+    except MailError:
+        request.told = False
+        requests.log(request, f"The email saying it was {what} could not be sent: tell the person another way.",
+                     actor)

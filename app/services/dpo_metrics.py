@@ -26,6 +26,7 @@ from app.models import ConsentEvent, DataExport, Job, PrivacyRequest, Purpose, P
 from app.models.base import utcnow
 from app.services.deadlines import add_months
 from app.services.errors import ServiceError
+from app.services.dpo import due_window
 from app.services.exports import JOB_KIND as EXPORT_JOB_KIND
 from app.services.requests import OPEN
 
@@ -102,7 +103,7 @@ def open_by_kind(now: datetime | None = None) -> list[KindCount]:
     """Open requests (as in the queue) per kind, and how many of them are past due.
     One pass over the (status, kind, due_at) index: the table itself is not read."""
     now = now or utcnow()
-    overdue = fn.SUM(Case(None, [(PR.due_at < now, 1)], 0))
+    overdue = fn.SUM(Case(None, [(due_window("overdue", now), 1)], 0))  # by date, as the queue counts
     rows = (PR.select(PR.kind, fn.COUNT(SQL("*")), overdue).where(PR.status.in_(OPEN_VALUES))
             .group_by(PR.kind).tuples())
     found = {kind: (count, int(late or 0)) for kind, count, late in rows}

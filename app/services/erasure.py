@@ -80,11 +80,11 @@ HOLDERS = {AuditEvent: _hold_audit, ConsentEvent: _hold_consent, PrivacyRequest:
            RequestEvent: _hold_request_events, RequestNote: _hold_request_notes}
 
 
-def _apply(entry: PersonalData, user: User, held: dict[str, str]) -> dict:
+def _apply(entry: PersonalData, user: User, held: dict[str, legal_holds.Hold]) -> dict:
     rows = rows_of(entry, user).count()
     if entry.category in held:  # the DPO's hold on this request (approved in part)
-        return {"category": entry.category, "action": "kept", "rows": rows, "reason": held[entry.category],
-                "until": legal_holds.HOLD_ENDS}
+        hold = held[entry.category]
+        return {"category": entry.category, "action": "kept", "rows": rows, "reason": hold.reason, "until": hold.ends}
     if entry.erasure is Erasure.DELETE:
         done = _delete(entry, user)
         return {"category": entry.category, "action": "deleted", "rows": done}
@@ -114,7 +114,8 @@ def erase(job: Job, progress: jobs.Progress) -> None:
     user = User.get_by_id(request.user_id)
     report = json.loads(request.report or '{"done": [], "notice_to": null}')
     order = erasure_order()
-    held = {h.category: h.reason for h in legal_holds.holds_of(request)}
+    holds = legal_holds.holds_of(request)
+    held = {h.category: h for h in holds}
     progress.total(len(order) + 1)
     with database.atomic():
         if report["notice_to"] is None and not report["done"]:
@@ -125,7 +126,7 @@ def erase(job: Job, progress: jobs.Progress) -> None:
         requests.move(request.id, [RequestStatus.APPROVED], RequestStatus.IN_PROGRESS, "Erasure started.", "system")
         suppress(user.email, "erasure")
         _save(request, report)
-    _delete_files(user, keep_uploads=REGISTRY[UploadedFile].category in held)
+    _delete_files(user, keep_uploads=legal_holds.kept_uploads(holds))
     for entry in order:
         if entry.category not in {d["category"] for d in report["done"]}:
             with database.atomic():
@@ -177,6 +178,7 @@ def send_notices(job: Job, progress: jobs.Progress) -> None:
 def certificate_pdf(request: PrivacyRequest, done: list[dict]) -> bytes:
     html = render_template("erasure/certificate.html", request=request, done=done,
                            holds=legal_holds.holds_of(request),
+                           kept_uploads=legal_holds.kept_uploads(legal_holds.holds_of(request)),
                            issued_at=utcnow(), controller=current_app.config["CONTROLLER_NAME"],
                            contact=current_app.config["CONTROLLER_CONTACT"])
     return weasyprint.HTML(string=html).write_pdf()

@@ -1,5 +1,5 @@
 from flask_wtf import FlaskForm
-from wtforms import SelectField, SelectMultipleField, TextAreaField
+from wtforms import DateField, SelectField, SelectMultipleField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -28,6 +28,7 @@ class ApproveForm(FlaskForm):
                                widget=ListWidget(prefix_label=False), option_widget=CheckboxInput())
     hold_reason = TextAreaField("Legal ground for keeping them (the person will read it)",
                                 validators=[Optional(), Length(max=2000)])
+    hold_until = DateField("Kept until (at the latest)", validators=[Optional()])
 
 
 class NoteForm(FlaskForm):

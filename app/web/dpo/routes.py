@@ -9,7 +9,6 @@ from flask_login import current_user
 from app.models import RequestKind, RequestStatus, Role, User
 from app.models.base import utcnow
 from app.services import dpo, legal_holds
-from app.services.errors import ServiceError
 from app.services.deadlines import JURISDICTIONS, days_left
 from app.services.dpo import QueueFilters
 from app.services.personal_data import holdings_of
@@ -95,11 +94,18 @@ def request_detail(request_id):
     return _detail(request_id)
 
 
+def _flash_decision(decided, said: str) -> None:
+    if getattr(decided, "told", True):
+        flash(said, "success")
+    else:
+        flash(said.split(";")[0] + "; but the email to the person could not be sent: tell them another way "
+              "(the timeline notes it).", "error")
+
+
 def _one_click(request_id: int, decide, done: str):
     """A decision that is only a button: CSRF-checked, then back to the request."""
     if EmptyForm().validate_on_submit():
-        decide(request_id, current_user)
-        flash(f"Request {request_id} {done}; the person was told.", "success")
+        _flash_decision(decide(request_id, current_user), f"Request {request_id} {done}; the person was told.")
     return redirect(url_for("dpo.request_detail", request_id=request_id), 303)
 
 
@@ -111,13 +117,13 @@ def approve(request_id):
     if not form.validate_on_submit():
         return _detail(request_id, approve_form=form, status=400)
     try:
-        approved = dpo.approve(request_id, current_user, keep=form.keep.data or [], hold_reason=form.hold_reason.data or "")
-    except ServiceError as e:
-        if e.status != 400:
-            raise
-        form.hold_reason.errors = [e.message]
+        approved = dpo.approve(request_id, current_user, keep=form.keep.data or [],
+                               hold_reason=form.hold_reason.data or "", hold_until=form.hold_until.data)
+    except legal_holds.HoldError as e:
+        getattr(form, e.field).errors = [e.message]
         return _detail(request_id, approve_form=form, status=400)
-    flash(f"Request {request_id} approved{' in part' if approved.legal_holds else ''}; the person was told.", "success")
+    _flash_decision(approved, f"Request {request_id} approved{' in part' if approved.legal_holds else ''}; "
+                              "the person was told.")
     return redirect(url_for("dpo.request_detail", request_id=request_id), 303)
 
 
@@ -133,8 +139,8 @@ def deny(request_id):
     form = DenyForm()
     if not form.validate_on_submit():
         return _detail(request_id, deny_form=form, status=400)
-    dpo.deny(request_id, form.reason.data, current_user)
-    flash(f"Request {request_id} refused; the person was told why and how to complain.", "success")
+    _flash_decision(dpo.deny(request_id, form.reason.data, current_user),
+                    f"Request {request_id} refused; the person was told why and how to complain.")
     return redirect(url_for("dpo.request_detail", request_id=request_id), 303)
 
 
@@ -145,7 +151,7 @@ def extend(request_id):
     if not form.validate_on_submit():
         return _detail(request_id, extend_form=form, status=400)
     extended = dpo.extend(request_id, form.reason.data, current_user)
-    flash(f"Extended to {extended.due_at:%d %B %Y}; the person was told why.", "success")
+    _flash_decision(extended, f"Extended to {extended.due_at:%d %B %Y}; the person was told why.")
     return redirect(url_for("dpo.request_detail", request_id=request_id), 303)
 
 
@@ -196,7 +202,7 @@ def bulk():
         flash("Select at least one request first.", "error")
         return redirect(back, 303)
     if form.action.data == "approve":
-        outcome = dpo.bulk(form.ids.data, dpo.approve, current_user)
+        outcome = dpo.bulk(form.ids.data, dpo.approve_routine, current_user)
     else:
         assignee = form.assignee.data or None
         outcome = dpo.bulk(form.ids.data, lambda rid, actor: dpo.assign(rid, assignee, actor), current_user)
