@@ -10,7 +10,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
 from jobs import (
-    end_cooling_off, purge_expired_exports, purge_sign_in_links, refresh_statistics, run_pending_jobs, send_dpo_digest,
+    end_cooling_off, expire_newsletter_sign_ups, purge_expired_exports, purge_sign_in_links, refresh_statistics, run_pending_jobs, send_dpo_digest,
 )
 
 SCHEDULE = (
@@ -20,6 +20,7 @@ SCHEDULE = (
     (purge_sign_in_links, {"hours": 1}, "Delete expired sign-in links"),
     (purge_expired_exports, {"hours": 1}, "Delete export archives past their 7 days"),
     (refresh_statistics, {"hours": 6}, "Refresh SQLite's query-planner statistics"),
+    (expire_newsletter_sign_ups, {"hours": 1}, "Forget newsletter sign-ups not confirmed within 30 days"),
     # 07:00 UTC, then hourly until 23:00. The service mails each DPO at most once a
     # day, so the later runs only catch up a scheduler started after 07:00 and retry a
     # DPO whose mail failed. misfire_grace_time cannot do the catching up: jobs live

@@ -56,6 +56,13 @@ EXPECTED = {
     "dpo.add_note": {Role.DPO, Role.ADMIN},
     "dpo.bulk": {Role.DPO, Role.ADMIN},
     "sales.home": {Role.SALES_OPS},
+    "sales.newsletter_list": {Role.SALES_OPS},
+    "sales.newsletter_new": {Role.SALES_OPS},
+    "sales.newsletter_edit": {Role.SALES_OPS},
+    "sales.newsletter_archive": {Role.SALES_OPS},
+    "sales.newsletter_detail": {Role.SALES_OPS},
+    "sales.subscriber_add": {Role.SALES_OPS},
+    "newsletter_signup.confirm": PUBLIC,
     "admin.users": {Role.ADMIN},
     "admin.purposes": {Role.ADMIN},
     "admin.edit_purpose": {Role.ADMIN},
@@ -67,10 +74,10 @@ EXPECTED = {
 }
 # Routes naming an object by id: the sample id belongs to nobody, so even the right
 # role gets "not found" (the same answer as for someone else's object).
-OBJECT_ROUTES = {"my_data.download_export", "dpo.request_detail"}
+OBJECT_ROUTES = {"my_data.download_export", "dpo.request_detail", "sales.newsletter_detail", "sales.newsletter_edit"}
 SAMPLE_ARGS = {"token": "not-a-real-token", "filename": "css/app.css", "key": "marketing_email", "device_id": 1,
                "key_id": 1, "slug": "lead", "export_id": 1,
-               "request_id": 999}
+               "request_id": 999, "newsletter_id": 1}
 
 
 def get_routes(app):

@@ -7,6 +7,7 @@ from app.models.consent import ConsentEvent, ConsentSource, ConsentState, Purpos
 from app.models.contacts import Lead, LeadSource
 from app.models.files import UploadedFile
 from app.models.jobs import DataExport, Job, JobStatus
+from app.models.newsletters import Newsletter, PendingSubscription
 from app.models.profile import Profile
 from app.models.registry import REGISTRY
 from app.models.requests import (
@@ -19,7 +20,7 @@ ALL_MODELS = (
     User, SignInLink, Lead, UploadedFile, Profile, CalendarEntry, CallLog, SmsLog,
     LocationCheckin, UsageEvent, EmailEngagement, Device, PaymentMethod,
     SupportInteraction, AuditEvent, Purpose, PurposeNotice, ConsentEvent, ConsentState, ApiKey, Job, DataExport,
-    PrivacyRequest, RequestEvent, RequestNote, Suppression,
+    PrivacyRequest, RequestEvent, RequestNote, Suppression, Newsletter, PendingSubscription,
 )
 
 __all__ = [m.__name__ for m in ALL_MODELS] + [

@@ -42,6 +42,7 @@ class Purpose(BaseModel):
     reconfirm_from_version = peewee.IntegerField(default=1)  # consents to older notices are not assumed
     notice_published_at = peewee.DateTimeField(default=utcnow)
     position = peewee.IntegerField(default=0)
+    archived_at = peewee.DateTimeField(null=True)  # an archived newsletter: no longer offered
 
     @property
     def locked(self) -> bool:
@@ -53,7 +54,8 @@ class Purpose(BaseModel):
 
     @classmethod
     def catalogue(cls):
-        return cls.select().order_by(cls.position, cls.id)
+        """What people are offered: every purpose but archived newsletters."""
+        return cls.select().where(cls.archived_at.is_null()).order_by(cls.position, cls.id)
 
 
 class PurposeNotice(BaseModel):

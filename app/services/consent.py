@@ -14,6 +14,7 @@ from app.models.base import utcnow
 from app.models.consent import ConsentEvent, ConsentSource, ConsentState, Purpose, PurposeKind
 from app.services import audit
 from app.services.errors import ServiceError
+from app.services.suppression import lift_suppression
 from app.services.purposes import CONSENT
 
 
@@ -64,6 +65,10 @@ def toggle(user: User, purpose: Purpose, granted: bool, origin: Origin) -> Choic
     event = set_consent(user, purpose, granted, origin)
     if event is None:
         return choice_for(user, purpose)
+    if granted and purpose.is_marketing:
+        # The person's own yes, signed in or from their signed link: as good as a
+        # confirmed double opt-in, the one thing that lifts their suppression.
+        lift_suppression(user.email)
     return effective(purpose, ConsentState(
         user=user.id, purpose=purpose.id, granted=event.granted, notice_version=event.notice_version,
         source=event.source, updated_at=event.occurred_at, last_event=event.id))
@@ -149,7 +154,8 @@ def honour_gpc(user: User, origin: Origin) -> list[ConsentEvent]:
 
 
 def _withdraw_kinds(user: User, kinds, origin: Origin, keep_explicit_after_gpc: bool = False) -> list[ConsentEvent]:
-    purposes = [p for p in Purpose.catalogue().where(Purpose.kind.in_([k.value for k in kinds])) if not p.locked]
+    # Archived newsletters too: "stop all marketing" must hold if one is ever revived.
+    purposes = [p for p in Purpose.select().where(Purpose.kind.in_([k.value for k in kinds])) if not p.locked]
     pending = [p for p in purposes if _needs_withdrawal(user, p, keep_explicit_after_gpc)]
     if not pending:
         return []

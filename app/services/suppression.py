@@ -29,3 +29,9 @@ def suppress(email: str, reason: str) -> None:
 
 def is_suppressed(email: str) -> bool:
     return Suppression.select().where(Suppression.address_hash == address_hash(email)).exists()
+
+
+def lift_suppression(email: str) -> int:
+    """Only for the person's own confirmed new sign-up (double opt-in): nobody else
+    may take an address off the list."""
+    return Suppression.delete().where(Suppression.address_hash == address_hash(email)).execute()

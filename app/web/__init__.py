@@ -19,13 +19,15 @@ def register_web(app: Flask) -> None:
     from app.web.dpo.routes import bp as dpo_bp
     from app.web.dpo import dashboard  # noqa: F401  (its routes join the same blueprint)
     from app.web.my_data.routes import bp as my_data_bp
+    from app.web.newsletters.routes import bp as newsletter_signup_bp
     from app.web.portal.routes import bp as portal_bp
     from app.web.privacy_requests.routes import bp as privacy_requests_bp
     from app.web.preferences.routes import bp as preferences_bp
     from app.web.sales.routes import bp as sales_bp
     from app.web.system.routes import bp as system_bp
 
-    for bp in (auth_bp, portal_bp, my_data_bp, privacy_requests_bp, preferences_bp, dpo_bp, sales_bp, admin_bp, customer_bp, api_bp, system_bp):
+    for bp in (auth_bp, portal_bp, my_data_bp, privacy_requests_bp, preferences_bp, dpo_bp, sales_bp, admin_bp,
+               customer_bp, api_bp, system_bp, newsletter_signup_bp):
         app.register_blueprint(bp)
     if app.config["DEMO_MODE"]:
         from app.web.system.mailbox import bp as mailbox_bp
