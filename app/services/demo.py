@@ -30,8 +30,9 @@ from app.models import (
 )
 from app.models.base import utcnow
 from app.models.consent import ConsentSource, Purpose
+from app.models.newsletters import Newsletter, PendingSubscription
 from app.models.requests import PrivacyRequest, RequestEvent, RequestKind, RequestNote, RequestStatus
-from app.services import audit, consent, requests
+from app.services import audit, consent, newsletters, requests
 from app.services.deadlines import due_date
 from app.services.dpo import DENIAL_REASONS
 from app.services.purposes import ensure_catalogue
@@ -58,6 +59,10 @@ _LOGIN_NAMES = {
 
 EXAMPLE_DOMAINS = ("example.com", "example.org", "example.net")
 HISTORY_DAYS = 180
+DEMO_NEWSLETTERS = (
+    ("Product updates", "One email a month about what is new in the CRM, with tips for the new features.", "Product"),
+    ("Events and webinars", "Invitations to our webinars and trade fairs, about four times a year.", "Events"),
+)
 _K, _S = RequestKind, RequestStatus
 # Other people's requests: (days ago, kind, jurisdiction, None if open else (outcome, days to close)).
 DEMO_REQUESTS = [
@@ -175,6 +180,7 @@ class _DemoBuilder:
         self._flush()
         self._alice_choices(alice)
         self._request_history(others)
+        self._newsletters(alice, others)
 
     def _alice_choices(self, alice: User) -> None:
         """Alice said yes to some purposes and changed her mind on one, so her
@@ -193,6 +199,28 @@ class _DemoBuilder:
         RequestNote.create(request=done, author=dpo, author_label=dpo.email,
                            body="Checked the company register: the new name is right.")
         self.counts["PrivacyRequest"] += 1
+
+    def _newsletters(self, alice: User, people: list[int]) -> None:
+        """Two newsletters: Alice reads one; others confirmed, left, or have not
+        confirmed yet, so the sales pages show every status with its proof."""
+        sales = User.by_email("sales@example.com")
+        for i, (name, description, topic) in enumerate(DEMO_NEWSLETTERS):
+            newsletter = newsletters.create_newsletter(name, description, topic, True, sales)
+            for n, person_id in enumerate(people[i::2][:20]):
+                person = User.get_by_id(person_id)
+                consent.set_consent(person, newsletter.purpose, True, consent.Origin(ConsentSource.IMPORT))
+                if n % 5 == 4:
+                    consent.set_consent(person, newsletter.purpose, False, consent.Origin(ConsentSource.ONE_CLICK))
+            for person_id in people[i::2][20:23]:
+                PendingSubscription.create(newsletter=newsletter, user=person_id, source=ConsentSource.STAFF.value,
+                                           evidence="Signed up at the trade fair stand.", requested_at=self.now,
+                                           expires_at=self.now + newsletters.CONFIRM_WITHIN)
+            self.counts["Newsletter"] += 1
+        first, second = Newsletter.select().order_by(Newsletter.id)
+        consent.set_consent(alice, first.purpose, True, consent.Origin(ConsentSource.EMAIL_LINK, actor=alice))
+        PendingSubscription.create(newsletter=second, user=alice, source=ConsentSource.STAFF.value,
+                                   evidence="Asked at the spring webinar.", requested_at=self.now,
+                                   expires_at=self.now + newsletters.CONFIRM_WITHIN)
 
     def _request_history(self, people: list[int]) -> None:
         """Other people's requests, so the DPO's queue, deadlines and dashboard have
