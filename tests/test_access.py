@@ -56,12 +56,24 @@ EXPECTED = {
     "dpo.add_note": {Role.DPO, Role.ADMIN},
     "dpo.bulk": {Role.DPO, Role.ADMIN},
     "sales.home": {Role.SALES_OPS},
+    "sales.issue_list": {Role.SALES_OPS},
+    "sales.issue_detail": {Role.SALES_OPS},
+    "sales.issue_send": {Role.SALES_OPS},
+    "unsubscribe.page": PUBLIC,  # the signed token in the email is the credential
+    "unsubscribe.submit": PUBLIC,  # RFC 8058 one-click: no cookie, no login
+    "tracking.clicked": PUBLIC,  # followed from a mail client
+    "tracking.opened": PUBLIC,
     "sales.newsletter_list": {Role.SALES_OPS},
     "sales.newsletter_new": {Role.SALES_OPS},
     "sales.newsletter_edit": {Role.SALES_OPS},
     "sales.newsletter_archive": {Role.SALES_OPS},
     "sales.newsletter_detail": {Role.SALES_OPS},
     "sales.subscriber_add": {Role.SALES_OPS},
+    "sales.import_upload": {Role.SALES_OPS},
+    "sales.import_preview": {Role.SALES_OPS},
+    "sales.import_start": {Role.SALES_OPS},
+    "sales.import_progress": {Role.SALES_OPS},
+    "sales.import_rejected": {Role.SALES_OPS},
     "newsletter_signup.confirm": PUBLIC,
     "admin.users": {Role.ADMIN},
     "admin.purposes": {Role.ADMIN},
@@ -74,10 +86,11 @@ EXPECTED = {
 }
 # Routes naming an object by id: the sample id belongs to nobody, so even the right
 # role gets "not found" (the same answer as for someone else's object).
-OBJECT_ROUTES = {"my_data.download_export", "dpo.request_detail", "sales.newsletter_detail", "sales.newsletter_edit"}
+OBJECT_ROUTES = {"sales.import_upload", "sales.import_preview", "sales.import_progress", "sales.import_rejected",
+                 "sales.issue_list", "sales.issue_detail", "my_data.download_export", "dpo.request_detail", "sales.newsletter_detail", "sales.newsletter_edit"}
 SAMPLE_ARGS = {"token": "not-a-real-token", "filename": "css/app.css", "key": "marketing_email", "device_id": 1,
                "key_id": 1, "slug": "lead", "export_id": 1,
-               "request_id": 999, "newsletter_id": 1}
+               "request_id": 999, "import_id": 999, "issue_id": 1, "newsletter_id": 1}
 
 
 def get_routes(app):

@@ -7,7 +7,8 @@ from app.models.consent import ConsentEvent, ConsentSource, ConsentState, Purpos
 from app.models.contacts import Lead, LeadSource
 from app.models.files import UploadedFile
 from app.models.jobs import DataExport, Job, JobStatus
-from app.models.newsletters import Newsletter, PendingSubscription
+from app.models.imports import ImportEvidence, ImportStatus, SubscriberImport
+from app.models.newsletters import IssueDelivery, IssueStatus, Newsletter, NewsletterIssue, PendingSubscription, Unsubscribe
 from app.models.profile import Profile
 from app.models.registry import REGISTRY
 from app.models.requests import (
@@ -21,7 +22,9 @@ ALL_MODELS = (
     LocationCheckin, UsageEvent, EmailEngagement, Device, PaymentMethod,
     SupportInteraction, AuditEvent, Purpose, PurposeNotice, ConsentEvent, ConsentState, ApiKey, Job, DataExport,
     PrivacyRequest, RequestEvent, RequestNote, Suppression, Newsletter, PendingSubscription,
+    NewsletterIssue, IssueDelivery, Unsubscribe,
+    SubscriberImport, ImportEvidence,
 )
 
 __all__ = [m.__name__ for m in ALL_MODELS] + [
-    "ALL_MODELS", "JobStatus", "RequestKind", "RequestStatus", "REGISTRY", "ConsentSource", "LeadSource", "PurposeKind", "Role", "ROLES_REQUIRING_TOTP"]
+    "ALL_MODELS", "ImportStatus", "IssueStatus", "JobStatus", "RequestKind", "RequestStatus", "REGISTRY", "ConsentSource", "LeadSource", "PurposeKind", "Role", "ROLES_REQUIRING_TOTP"]

@@ -30,7 +30,9 @@ from app.models import (
 )
 from app.models.base import utcnow
 from app.models.consent import ConsentSource, Purpose
-from app.models.newsletters import Newsletter, PendingSubscription
+from app.models.newsletters import (
+    IssueDelivery, IssueStatus, Newsletter, NewsletterIssue, PendingSubscription, Unsubscribe,
+)
 from app.models.requests import PrivacyRequest, RequestEvent, RequestKind, RequestNote, RequestStatus
 from app.services import audit, consent, newsletters, requests
 from app.services.deadlines import due_date
@@ -211,6 +213,9 @@ class _DemoBuilder:
                 consent.set_consent(person, newsletter.purpose, True, consent.Origin(ConsentSource.IMPORT))
                 if n % 5 == 4:
                     consent.set_consent(person, newsletter.purpose, False, consent.Origin(ConsentSource.ONE_CLICK))
+                    Unsubscribe.create(newsletter=newsletter, reason=self.rng.choice(("too_many", "not_relevant", "")),
+                                       source=ConsentSource.ONE_CLICK.value,
+                                       occurred_at=self._ago(80).replace(hour=0, minute=0, second=0))
             for person_id in people[i::2][20:23]:
                 PendingSubscription.create(newsletter=newsletter, user=person_id, source=ConsentSource.STAFF.value,
                                            evidence="Signed up at the trade fair stand.", requested_at=self.now,
@@ -218,9 +223,20 @@ class _DemoBuilder:
             self.counts["Newsletter"] += 1
         first, second = Newsletter.select().order_by(Newsletter.id)
         consent.set_consent(alice, first.purpose, True, consent.Origin(ConsentSource.EMAIL_LINK, actor=alice))
+        self._sent_issue(first, sales, [alice.id])
         PendingSubscription.create(newsletter=second, user=alice, source=ConsentSource.STAFF.value,
                                    evidence="Asked at the spring webinar.", requested_at=self.now,
                                    expires_at=self.now + newsletters.CONFIRM_WITHIN)
+
+    def _sent_issue(self, newsletter: Newsletter, author: User, readers: list[int]) -> None:
+        """Last month's issue, as the sending job records it."""
+        sent_at = self.now - timedelta(days=20)
+        issue = NewsletterIssue.create(newsletter=newsletter, subject="What's new in October",
+                                       body="Calendar sync is faster, and call logs can be exported.",
+                                       created_by=author, created_at=sent_at, status=IssueStatus.SENT.value,
+                                       sent_count=len(readers), sent_at=sent_at)
+        for user_id in readers:
+            IssueDelivery.create(issue=issue, user=user_id, sent_at=sent_at)
 
     def _request_history(self, people: list[int]) -> None:
         """Other people's requests, so the DPO's queue, deadlines and dashboard have

@@ -159,19 +159,21 @@ def week_starts(now: datetime | None = None, weeks: int = WEEKS) -> list[date]:
 
 def requests_per_week(now: datetime | None = None) -> list[WeekCount]:
     """Requests received per week (of every kind and outcome)."""
-    mondays = week_starts(now)
-    day = _day(PR.received_at)
-    query = (PR.select(day, fn.COUNT(SQL("*"))).where(PR.received_at >= _midnight(mondays[0]))
-             .group_by(day).tuples())
-    return _fold_into_weeks(query, mondays)
+    return count_per_week(PR, PR.received_at, now=now)
 
 
 def withdrawals_per_week(now: datetime | None = None) -> list[WeekCount]:
     """Consent withdrawals (ledger events saying no, of any purpose) per week."""
+    return count_per_week(ConsentEvent, ConsentEvent.occurred_at, ConsentEvent.granted == False,  # noqa: E712
+                          now=now)
+
+
+def count_per_week(model, column, *conditions, now: datetime | None = None) -> list[WeekCount]:
+    """Rows of `model` per week of `column` over the last WEEKS weeks: grouped by day
+    in SQL (at most 7 x WEEKS rows come back), folded into weeks here."""
     mondays = week_starts(now)
-    day = _day(ConsentEvent.occurred_at)
-    query = (ConsentEvent.select(day, fn.COUNT(SQL("*")))
-             .where(ConsentEvent.granted == False, ConsentEvent.occurred_at >= _midnight(mondays[0]))  # noqa: E712
+    day = _day(column)
+    query = (model.select(day, fn.COUNT(SQL("*"))).where(column >= _midnight(mondays[0]), *conditions)
              .group_by(day).tuples())
     return _fold_into_weeks(query, mondays)
 

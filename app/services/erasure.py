@@ -16,9 +16,10 @@ from flask import current_app, render_template
 
 from app.db import database
 from app.models import (
-    REGISTRY, ALL_MODELS, ApiKey, AuditEvent, ConsentEvent, DataExport, Job, PrivacyRequest, RequestEvent,
-    RequestNote, RequestStatus, UploadedFile, User,
+    REGISTRY, ALL_MODELS, ApiKey, AuditEvent, ConsentEvent, DataExport, Job, NewsletterIssue, PrivacyRequest,
+    RequestEvent, RequestNote, RequestStatus, UploadedFile, User,
 )
+from app.models.imports import ImportEvidence, SubscriberImport
 from app.models.base import utcnow
 from app.models.registry import Erasure, PersonalData
 from app.models.fields import Cipher
@@ -51,6 +52,11 @@ def _anonymise_api_keys(user: User) -> int:
     return ApiKey.update(created_by=None).where(ApiKey.created_by == user.id).execute()
 
 
+def _anonymise_issue_authors(user: User) -> int:
+    # The issue stays: its deliveries and statistics are about other people.
+    return NewsletterIssue.update(created_by=None).where(NewsletterIssue.created_by == user.id).execute()
+
+
 def _hold_audit(user: User) -> int:
     return audit.pseudonymise_person(user.id)
 
@@ -75,9 +81,20 @@ def _hold_request_notes(user: User) -> int:
 
 
 # Kept rows are stripped of what identifies the person beyond the hold's need.
-ANONYMISERS = {User: _anonymise_account, ApiKey: _anonymise_api_keys}
+ANONYMISERS = {User: _anonymise_account, ApiKey: _anonymise_api_keys, NewsletterIssue: _anonymise_issue_authors}
 HOLDERS = {AuditEvent: _hold_audit, ConsentEvent: _hold_consent, PrivacyRequest: _hold_requests,
            RequestEvent: _hold_request_events, RequestNote: _hold_request_notes}
+
+
+# Subscriber imports (app.services.subscriber_import): the import stays, since its
+# consents belong to the people imported; who ran it is dropped. The evidence of an
+# imported consent is kept as written, with the consent record it proves.
+def _anonymise_importers(user: User) -> int:
+    return SubscriberImport.update(created_by=None).where(SubscriberImport.created_by == user.id).execute()
+
+
+ANONYMISERS[SubscriberImport] = _anonymise_importers
+HOLDERS[ImportEvidence] = lambda user: 0
 
 
 def _apply(entry: PersonalData, user: User, held: dict[str, legal_holds.Hold]) -> dict:

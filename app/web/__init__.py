@@ -24,10 +24,16 @@ def register_web(app: Flask) -> None:
     from app.web.privacy_requests.routes import bp as privacy_requests_bp
     from app.web.preferences.routes import bp as preferences_bp
     from app.web.sales.routes import bp as sales_bp
+    from app.web.sales import issues  # noqa: F401  (its routes join the sales blueprint)
+    from app.web.sales import imports  # noqa: F401  (its routes join the sales blueprint)
+    from app.web.tracking.routes import bp as tracking_bp
+    from app.web.unsubscribe.routes import bp as unsubscribe_bp
     from app.web.system.routes import bp as system_bp
 
     for bp in (auth_bp, portal_bp, my_data_bp, privacy_requests_bp, preferences_bp, dpo_bp, sales_bp, admin_bp,
                customer_bp, api_bp, system_bp, newsletter_signup_bp):
+        app.register_blueprint(bp)
+    for bp in (unsubscribe_bp, tracking_bp):  # the public ends of newsletter emails
         app.register_blueprint(bp)
     if app.config["DEMO_MODE"]:
         from app.web.system.mailbox import bp as mailbox_bp

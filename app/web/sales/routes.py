@@ -6,7 +6,7 @@ from flask_login import current_user
 
 from app.models import Role
 from app.models.consent import ConsentSource
-from app.services import newsletters
+from app.services import newsletters, sales_analytics
 from app.services.errors import ServiceError
 from app.services.links import external_url
 from app.services.people import count_by_role, count_without_password
@@ -23,7 +23,11 @@ STATUSES = ("subscribed", "pending", "unsubscribed")
 @roles(Role.SALES_OPS)
 def home():
     return render_template("sales/home.html", end_users=count_by_role()[Role.SUBJECT],
-                           without_password=count_without_password())
+                           without_password=count_without_password(),
+                           per_week=sales_analytics.unsubscribes_per_week(),
+                           by_newsletter=sales_analytics.unsubscribes_by_newsletter(),
+                           by_reason=sales_analytics.unsubscribes_by_reason(),
+                           conversion=sales_analytics.opt_in_conversion())
 
 
 @bp.get("/newsletters")
