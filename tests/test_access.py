@@ -64,6 +64,9 @@ EXPECTED = {
     "tracking.clicked": PUBLIC,  # followed from a mail client
     "tracking.opened": PUBLIC,
     "sales.newsletter_list": {Role.SALES_OPS},
+    "sales.suppression_list": {Role.SALES_OPS},
+    "sales.suppression_add": {Role.SALES_OPS},
+    "sales.suppression_remove": {Role.SALES_OPS},
     "sales.newsletter_new": {Role.SALES_OPS},
     "sales.newsletter_edit": {Role.SALES_OPS},
     "sales.newsletter_archive": {Role.SALES_OPS},

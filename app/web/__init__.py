@@ -26,6 +26,7 @@ def register_web(app: Flask) -> None:
     from app.web.sales.routes import bp as sales_bp
     from app.web.sales import issues  # noqa: F401  (its routes join the sales blueprint)
     from app.web.sales import imports  # noqa: F401  (its routes join the sales blueprint)
+    from app.web.sales import suppression  # noqa: F401  (its routes join the sales blueprint)
     from app.web.tracking.routes import bp as tracking_bp
     from app.web.unsubscribe.routes import bp as unsubscribe_bp
     from app.web.system.routes import bp as system_bp

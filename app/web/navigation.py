@@ -8,7 +8,8 @@ NAVIGATION = {
                    ("privacy_requests.index", "Requests")],
     Role.DPO: [("dpo.home", "DPO console"), ("dpo.request_queue", "Requests"), ("dpo.audit_log", "Audit log"),
                ("dpo.registry", "Data register")],
-    Role.SALES_OPS: [("sales.home", "Sales ops"), ("sales.newsletter_list", "Newsletters")],
+    Role.SALES_OPS: [("sales.home", "Sales ops"), ("sales.newsletter_list", "Newsletters"),
+                     ("sales.suppression_list", "Suppression list")],
     # Admins see the DPO's console too (and may act: the audit log names them).
     Role.ADMIN: [("admin.users", "Users"), ("admin.purposes", "Purposes"), ("admin.api_keys", "API keys"),
                  ("dpo.home", "DPO console"), ("dpo.request_queue", "Requests"), ("dpo.registry", "Data register")],
