@@ -130,3 +130,16 @@ def test_subscribers_page_by_keyset(app, client, newsletter):
     assert first.count("@example.com</td>") == 50 and second.count("@example.com</td>") == 5
     assert "<html" not in second
     assert client.get(f"/sales/newsletters/{newsletter.id}?q=reader07").text.count("@example.com</td>") == 1
+
+
+def test_stopping_all_marketing_also_covers_newsletters_created_later(app, client, login_as, make_user):
+    person = make_user(Role.SUBJECT, email="objector@example.com")
+    reader = app.test_client()
+    post_form(reader, "/login", {"email": person.email, "password": "correct horse battery staple"})
+    post_form(reader, "/preferences/stop-marketing", token_from="/preferences")
+    login_as(Role.SALES_OPS)
+    post_form(client, "/sales/newsletters/new", WEEKLY)
+    with database.connection_context():
+        later = Newsletter.select().order_by(Newsletter.id.desc()).first()
+    refused = sign_up(client, later, person.email)
+    assert refused.status_code == 400 and "suppression list" in refused.text

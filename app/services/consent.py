@@ -14,7 +14,7 @@ from app.models.base import utcnow
 from app.models.consent import ConsentEvent, ConsentSource, ConsentState, Purpose, PurposeKind
 from app.services import audit
 from app.services.errors import ServiceError
-from app.services.suppression import lift_suppression
+from app.services.suppression import lift_suppression, suppress
 from app.services.purposes import CONSENT
 
 
@@ -141,8 +141,12 @@ def _apply(user: User, purpose: Purpose, granted: bool, origin: Origin) -> Conse
 
 def stop_all_marketing(user: User, origin: Origin) -> list[ConsentEvent]:
     """One action withdraws every marketing channel and the tracking that profiles
-    people for marketing (an objection is absolute for both, Art. 21(2)-(3))."""
-    return _withdraw_kinds(user, (PurposeKind.MARKETING, PurposeKind.TRACKING), origin)
+    people for marketing (an objection is absolute for both, Art. 21(2)-(3)). It also
+    covers newsletters created later: the address goes on the suppression list, which
+    only the person's own new yes lifts."""
+    events = _withdraw_kinds(user, (PurposeKind.MARKETING, PurposeKind.TRACKING), origin)
+    suppress(user.email, "unsubscribed")
+    return events
 
 
 def honour_gpc(user: User, origin: Origin) -> list[ConsentEvent]:
