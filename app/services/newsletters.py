@@ -23,6 +23,8 @@ from app.models.base import utcnow
 from app.models.consent import ConsentSource, PurposeKind, PurposeNotice
 from app.models.user import normalise_email
 from app.services import audit, consent
+from app.services.addresses import email_problem
+from app.services.dpo_metrics import count_per_week
 from app.services.errors import ServiceError
 from app.services.mail import send_email
 from app.services.purposes import CONSENT, update_purpose
@@ -31,7 +33,6 @@ from app.services.suppression import is_suppressed, lift_suppression
 CONFIRM_WITHIN = timedelta(days=30)
 PAGE_SIZE = 50
 FIRST_POSITION = 1000  # after the built-in purposes on /preferences
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 # --- newsletters ----------------------------------------------------------------------
@@ -114,17 +115,12 @@ def counts(newsletter: Newsletter) -> Counts:
     return Counts(pending, by_state.get(True, 0), by_state.get(False, 0))
 
 
-def weekly_new_subscribers(newsletter: Newsletter, weeks: int = 8, now: datetime | None = None) -> list[int]:
-    """Confirmed sign-ups per week, oldest first: the trend beside the counts."""
-    now = now or utcnow()
-    start = now - timedelta(weeks=weeks)
-    times = (ConsentEvent.select(ConsentEvent.occurred_at)
-             .where(ConsentEvent.purpose == newsletter.purpose_id, ConsentEvent.granted,
-                    ConsentEvent.occurred_at >= start).tuples())
-    buckets = [0] * weeks
-    for (at,) in times:
-        buckets[min(weeks - 1, (at - start).days // 7)] += 1
-    return buckets
+def weekly_new_subscribers(newsletter: Newsletter, now: datetime | None = None) -> list[int]:
+    """Confirmed sign-ups per week over the dashboard's weeks, oldest first: the trend
+    beside the counts."""
+    weeks = count_per_week(ConsentEvent, ConsentEvent.occurred_at, ConsentEvent.purpose == newsletter.purpose_id,
+                           ConsentEvent.granted, now=now)
+    return [w.count for w in weeks]
 
 
 # --- subscribers ------------------------------------------------------------------------
@@ -189,8 +185,8 @@ def request_sign_up(newsletter: Newsletter, email: str, source: ConsentSource, c
     to do (already subscribed). Refused for a suppressed address: only the person's
     own new sign-up, confirmed by them, may lift that."""
     email = normalise_email(email)
-    if not EMAIL.match(email):
-        raise ServiceError("Enter a valid email address, like name@example.com.")
+    if problem := email_problem(email):
+        raise ServiceError(f"Enter a valid email address, like name@example.com: {problem}.")
     if newsletter.archived_at:
         raise ServiceError("This newsletter is archived.", 409)
     if source is not ConsentSource.PORTAL and is_suppressed(email):

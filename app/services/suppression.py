@@ -11,7 +11,6 @@ import csv
 import hashlib
 import hmac
 import io
-import re
 from dataclasses import dataclass, field
 
 from flask import current_app
@@ -20,6 +19,7 @@ from peewee import IntegrityError, fn
 from app.db import database
 from app.models import Suppression, User
 from app.services import audit
+from app.services.addresses import email_problem
 from app.services.errors import ServiceError
 from app.models.user import normalise_email
 
@@ -50,7 +50,6 @@ def lift_suppression(email: str) -> int:
 STAFF = "staff"  # the reason of an entry sales ops added; the only kind they may remove
 REASON_LABELS = {"unsubscribed": "The person unsubscribed from all marketing", "erasure": "The person's data was erased",
                  STAFF: "Added by staff"}
-_ADDRESS = re.compile(r"^[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+$")
 
 
 def entry_for(email: str) -> Suppression | None:
@@ -81,7 +80,7 @@ def add_by_staff(texts: list[str], actor: User) -> Added:
     outcome = Added()
     for text in texts:
         for line, email in _addresses(text):
-            if not _ADDRESS.match(email):
+            if email_problem(email):
                 outcome.rejected.append((line, f"“{email[:80]}” is not an email address"))
             elif is_suppressed(email):
                 outcome.already += 1
