@@ -13,8 +13,6 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import current_app
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from peewee import fn
 
 from app.db import database
@@ -27,6 +25,7 @@ from app.services.addresses import email_problem
 from app.services.dpo_metrics import count_per_week
 from app.services.errors import ServiceError
 from app.services.mail import send_email
+from app.services.signed_links import SignedLink
 from app.services.purposes import CONSENT, update_purpose
 from app.services.suppression import is_suppressed, lift_suppression
 
@@ -175,8 +174,11 @@ def _page(rows: list[Subscriber]) -> tuple[list[Subscriber], int | None]:
 
 # --- double opt-in ----------------------------------------------------------------------
 
-def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="newsletter-confirmation")
+SIGN_UP_LINK = SignedLink(
+    "newsletter-confirmation", CONFIRM_WITHIN,
+    expired="This confirmation link has expired (links work for 30 days). Sign up again from the "
+            "newsletter's page or your preferences.",
+    invalid="This confirmation link is not valid. Copy the whole link from the email.")
 
 
 def request_sign_up(newsletter: Newsletter, email: str, source: ConsentSource, confirm_link, actor: User | None,
@@ -219,7 +221,7 @@ def _person(email: str) -> User:
 
 
 def send_confirmation(newsletter: Newsletter, person: User, confirm_link) -> None:
-    token = _serializer().dumps({"n": newsletter.id, "u": person.id})
+    token = SIGN_UP_LINK.make({"n": newsletter.id, "u": person.id})
     send_email(person.email, f"Confirm your subscription to {newsletter.purpose.name}", "newsletter_confirm",
                newsletter=newsletter, link=confirm_link(token), days=CONFIRM_WITHIN.days)
 
@@ -227,13 +229,7 @@ def send_confirmation(newsletter: Newsletter, person: User, confirm_link) -> Non
 def pending_for_token(token: str) -> PendingSubscription | None:
     """The sign-up a confirmation link is for; None when it was already confirmed.
     Forged, expired or withdrawn links are refused with a reason a person understands."""
-    try:
-        data = _serializer().loads(token, max_age=int(CONFIRM_WITHIN.total_seconds()))
-    except SignatureExpired:
-        raise ServiceError("This confirmation link has expired (links work for 30 days). Sign up again from the "
-                           "newsletter's page or your preferences.", 410)
-    except BadSignature:
-        raise ServiceError("This confirmation link is not valid. Copy the whole link from the email.", 400)
+    data = SIGN_UP_LINK.read(token)
     newsletter = get_newsletter(data.get("n"))
     person = User.get_or_none(User.id == data.get("u"))
     if person is None or not person.active:
@@ -250,7 +246,7 @@ def confirm(token: str, ip: str | None, user_agent: str) -> Newsletter:
     lifts a suppression. Idempotent: a second click changes nothing."""
     pending = pending_for_token(token)
     if pending is None:
-        return get_newsletter(_serializer().loads(token)["n"])
+        return get_newsletter(SIGN_UP_LINK.read(token)["n"])
     newsletter, person = get_newsletter(pending.newsletter_id), User.get_by_id(pending.user_id)
     with database.atomic():
         consent.set_consent(person, newsletter.purpose, True,

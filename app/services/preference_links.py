@@ -5,35 +5,30 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Callable
 
-from flask import current_app
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from app.models import User
 from app.models.user import normalise_email
 from app.services.errors import ServiceError
 from app.services.mail import send_email
+from app.services.signed_links import SignedLink
 
 LINK_LIFETIME = timedelta(days=90)
 SCOPE = "preferences"
 
 
-def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="preferences-link")
+PREFERENCES_LINK = SignedLink(
+    "preferences-link", LINK_LIFETIME,
+    expired="This preferences link has expired: links work for 90 days. We can email you a fresh one.",
+    invalid="This preferences link is not valid: it may have been cut short or changed. "
+            "We can email you a fresh one.")
 
 
 def make_token(user: User) -> str:
-    return _serializer().dumps({"u": user.id, "s": SCOPE})
+    return PREFERENCES_LINK.make({"u": user.id, "s": SCOPE})
 
 
 def person_for_token(token: str) -> User:
-    try:
-        data = _serializer().loads(token, max_age=int(LINK_LIFETIME.total_seconds()))
-    except SignatureExpired:
-        raise ServiceError("This preferences link has expired: links work for 90 days. "
-                           "We can email you a fresh one.", 410)
-    except BadSignature:
-        raise ServiceError("This preferences link is not valid: it may have been cut short or changed. "
-                           "We can email you a fresh one.", 400)
+    data = PREFERENCES_LINK.read(token)
     user = User.get_or_none(User.id == data.get("u")) if data.get("s") == SCOPE else None
     if user is None or not user.active:
         raise ServiceError("This preferences link no longer works. We can email you a fresh one.", 410)

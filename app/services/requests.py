@@ -9,8 +9,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Callable, Iterable
 
-from flask import current_app
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from app.db import database, is_postgres
 from app.models import PrivacyRequest, Profile, RequestEvent, RequestKind, RequestStatus, User
@@ -20,6 +18,7 @@ from app.services import audit, consent, jobs, legal_holds
 from app.services.deadlines import due_date, jurisdiction_for
 from app.services.errors import ServiceError
 from app.services.mail import send_email
+from app.services.signed_links import SignedLink
 
 COOLING_OFF = timedelta(days=14)
 CONFIRM_LINK_LIFETIME = timedelta(hours=48)
@@ -28,8 +27,11 @@ OPEN = (S.AWAITING_CONFIRMATION, S.COOLING_OFF, S.PENDING_REVIEW, S.APPROVED, S.
 CANCELLABLE = (S.AWAITING_CONFIRMATION, S.COOLING_OFF, S.PENDING_REVIEW)
 
 
-def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="request-confirmation")
+CONFIRMATION_LINK = SignedLink(
+    "request-confirmation", CONFIRM_LINK_LIFETIME,
+    expired="This confirmation link has expired (links work for 48 hours). "
+            "Ask again from the Requests page: we will send a fresh one.",
+    invalid="This confirmation link is not valid. Copy the whole link from the email.")
 
 
 def move(request_id: int, expected: Iterable[RequestStatus], to: RequestStatus, note: str, actor: str,
@@ -81,7 +83,7 @@ def file_request(user: User, kind: RequestKind, details: str, confirm_link: Call
         return request
     if request.status == S.AWAITING_CONFIRMATION.value:
         send_email(user.email, "Confirm that you want your data erased", "confirm_deletion",
-                   link=confirm_link(_serializer().dumps({"r": request.id})),
+                   link=confirm_link(CONFIRMATION_LINK.make({"r": request.id})),
                    hours=int(CONFIRM_LINK_LIFETIME.total_seconds() // 3600), days=COOLING_OFF.days)
     elif request.received_at == request.receipt_confirmed_at:  # just filed: confirm receipt (CCPA §7021)
         send_email(user.email, f"We received your request {request.id}", "request_received", request=request)
@@ -99,13 +101,7 @@ def open_request(user: User, kind: RequestKind) -> PrivacyRequest | None:
 
 
 def request_for_token(token: str) -> PrivacyRequest:
-    try:
-        data = _serializer().loads(token, max_age=int(CONFIRM_LINK_LIFETIME.total_seconds()))
-    except SignatureExpired:
-        raise ServiceError("This confirmation link has expired (links work for 48 hours). "
-                           "Ask again from the Requests page: we will send a fresh one.", 410)
-    except BadSignature:
-        raise ServiceError("This confirmation link is not valid. Copy the whole link from the email.", 400)
+    data = CONFIRMATION_LINK.read(token)
     request = PrivacyRequest.get_or_none(PrivacyRequest.id == data.get("r"),
                                          PrivacyRequest.kind == RequestKind.DELETION.value)
     if request is None:
