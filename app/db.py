@@ -1,7 +1,10 @@
 """The database: one peewee proxy, opened per request, SQLite or PostgreSQL by URL."""
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
+import weakref
 from pathlib import Path
 
 import click
@@ -22,15 +25,19 @@ SQLITE_PRAGMAS = {"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": BUSY
 
 
 class SqliteOneWriterAtATime(PooledSqliteDatabase):
-    """SQLite has one writer at a time. Threads of one process queue for it on a
-    Python lock, woken the moment it is free, instead of in SQLite's busy handler,
-    which polls with sleeps of up to 100 ms: measured, those sleeps were the p99 of
-    concurrent preference toggles. Other processes (another gunicorn worker, the
-    scheduler) still meet the busy handler; the lock is per process."""
+    """SQLite has one writer at a time. Writers queue for it on locks that wake the
+    next one the moment it is free, instead of in SQLite's busy handler, which polls
+    with sleeps of up to 100 ms: measured, those sleeps were the p99 of concurrent
+    preference toggles. Threads of one process queue on a Python lock; processes (the
+    gunicorn workers, the scheduler, the CLI) on an flock of a file beside the
+    database, which the kernel hands to the next waiter at once. The busy handler
+    stays as the last resort for a writer that bypasses both (the sqlite3 shell)."""
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, path, *args, **kwargs):
+        super().__init__(path, *args, **kwargs)
         self._writer = threading.Lock()
+        self._lock_path = None if path == ":memory:" else f"{path}-writer.lock"
+        self._lock_fd, self._lock_pid = None, None
         self._mine = threading.local()
 
     def begin(self, lock_type=None):
@@ -38,6 +45,7 @@ class SqliteOneWriterAtATime(PooledSqliteDatabase):
             raise peewee.OperationalError("database is locked")
         self._mine.held = True
         try:
+            self._lock_across_processes()
             super().begin(lock_type)
         except BaseException:
             self._release()
@@ -55,9 +63,21 @@ class SqliteOneWriterAtATime(PooledSqliteDatabase):
         finally:
             self._release()
 
+    def _lock_across_processes(self):
+        if self._lock_path is None:
+            return
+        if self._lock_pid != os.getpid():
+            # Opened per process: an flock belongs to the open file, which a forked
+            # child (a gunicorn worker) would otherwise share with its parent.
+            self._lock_fd, self._lock_pid = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600), os.getpid()
+            weakref.finalize(self, os.close, self._lock_fd)
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)  # blocks without holding the GIL
+
     def _release(self):
         if getattr(self._mine, "held", False):
             self._mine.held = False
+            if self._lock_pid == os.getpid():
+                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
             self._writer.release()
 
 
