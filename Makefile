@@ -12,12 +12,13 @@ export BASE_URL ?= http://127.0.0.1:$(PORT)
 run: setup
 	@DEMO_MODE=1 $(FLASK) db upgrade
 	@DEMO_MODE=1 $(FLASK) demo
-	@echo "Serving on $(BASE_URL)  (Ctrl-C stops the web server, the scheduler and the mail catcher)"
+	@echo "Serving on $(BASE_URL)  (Ctrl-C stops the web server, the scheduler, the mail catcher and the inbound mail server)"
 	@# One worker: the demo's rate limits are counted in memory, per process.
-	@# If any of the three stops (say, port 8025 is taken), the others are stopped too.
+	@# If any of the four stops (say, port 8025 is taken), the others are stopped too.
 	@export DEMO_MODE=1; \
 	trap 'kill $$(jobs -p) 2>/dev/null; wait' EXIT; \
 	$(FLASK) devmail run & \
+	$(FLASK) inbound run & \
 	$(FLASK) jobs run & \
 	$(VENV)/bin/gunicorn --bind 127.0.0.1:$(PORT) --workers 1 --threads 8 --access-logfile - wsgi:app & \
 	wait -n

@@ -1,5 +1,5 @@
 """`flask …` commands beyond `flask db`: demo data, audit verification, the scheduler,
-the demo mail catcher and the DPO's digest."""
+the demo mail catcher, the inbound mail server and the DPO's digest."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,6 +17,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(audit_cli)
     app.cli.add_command(jobs_cli)
     app.cli.add_command(devmail_cli)
+    app.cli.add_command(inbound_cli)
     app.cli.add_command(requests_cli)
     app.cli.add_command(dpo_cli)
 
@@ -74,6 +75,21 @@ def devmail_run():
         raise click.UsageError("MAIL_URL must point at this machine to catch mail here.")
     click.echo(f"Catching mail on {url.hostname}:{url.port}; read it at /dev/mailbox")
     serve_forever(Path(current_app.instance_path) / "mailbox", url.hostname, url.port)
+
+
+@click.group("inbound", cls=AppGroup, help="Mail that comes back: mailto: unsubscribes and bounces.")
+def inbound_cli():
+    pass
+
+
+@inbound_cli.command("run", help="Receive unsubscribe mails and bounces on INBOUND_MAIL_BIND (host:port).")
+def inbound_run():
+    from app.inbound import serve_forever
+    host, _, port = current_app.config["INBOUND_MAIL_BIND"].rpartition(":")
+    if not host or not port.isdigit():
+        raise click.UsageError("INBOUND_MAIL_BIND must be host:port, for example 127.0.0.1:8026.")
+    click.echo(f"Receiving unsubscribe mails and bounces on {host}:{port}")
+    serve_forever(current_app._get_current_object(), host, int(port))
 
 
 @click.group("requests", cls=AppGroup, help="Privacy requests (until the DPO console decides them).")

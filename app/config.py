@@ -32,6 +32,9 @@ SETTINGS = (
     Setting("MAIL_URL", "smtp://127.0.0.1:8025",
             "Outgoing SMTP server: `smtp://[user:pass@]host:port`, `smtp+starttls://…` or `smtps://…`."),
     Setting("MAIL_FROM", "Privacy Centre <privacy@example.com>", "Sender of every email."),
+    Setting("INBOUND_MAIL_BIND", "127.0.0.1:8026",
+            "Where `flask inbound run` listens for mail that comes back: `unsubscribe@` and `bounces+…@` at "
+            "MAIL_FROM's domain (point the domain's MX, or a relay rule for those addresses, here)."),
     Setting("CONTROLLER_NAME", "Example CRM Ltd", "The data controller named in consent receipts and notices."),
     Setting("CONTROLLER_CONTACT", "privacy@example.com, 1 Example Street, London EC1A 1AA",
             "How to reach the controller (and its postal address), shown in receipts and email footers."),

@@ -203,3 +203,17 @@ def job_worker(app):
     yield
     stop.set()
     thread.join()
+
+
+@pytest.fixture
+def sales(make_user):
+    return make_user(Role.SALES_OPS)
+
+
+@pytest.fixture
+def newsletter(app, sales):
+    """A single opt-in newsletter, made by sales ops."""
+    from app.services import newsletters
+    with app.app_context(), database.connection_context():
+        return newsletters.create_newsletter("Spring news", "Our seasonal offers, four times a year.", "Offers",
+                                             False, sales)

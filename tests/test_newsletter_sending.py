@@ -33,18 +33,6 @@ def services(app):
         yield
 
 
-@pytest.fixture
-def sales(make_user):
-    return make_user(Role.SALES_OPS)
-
-
-@pytest.fixture
-def newsletter(app, sales):
-    with services(app):
-        return newsletters.create_newsletter("Spring news", "Our seasonal offers, four times a year.", "Offers",
-                                             False, sales)
-
-
 def subscriber(app, make_user, newsletter, email, **fields):
     person = make_user(Role.SUBJECT, email=email, **fields)
     with services(app):
@@ -329,8 +317,8 @@ def test_a_sending_job_killed_half_way_resumes_without_mailing_anyone_twice(app,
     people = [subscriber(app, make_user, newsletter, f"p{i}@example.com") for i in range(5)]
     real_deliver, handed_over = mail.deliver, []
 
-    def deliver_then_die_on_the_third(msg, mail_url=None):
-        real_deliver(msg, mail_url)
+    def deliver_then_die_on_the_third(msg, mail_url=None, sender=None):
+        real_deliver(msg, mail_url, sender)
         handed_over.append(msg["To"])
         if len(handed_over) == 3:  # the worst moment: SMTP took it, our record does not say so yet
             raise Killed()

@@ -53,6 +53,6 @@ def test_create_import_send_and_see_the_unsubscribe_chart_move(app, page, live_s
     assert answer.status_code == 200
 
     page.goto("/sales/")
-    expect(page.locator("svg.chart desc")).to_contain_text("1 unsubscribe in the last 12 weeks")
+    expect(page.locator("#unsubscribes-desc")).to_contain_text("1 unsubscribe in the last 12 weeks")
     expect(page.get_by_role("row", name=re.compile("Spring offers"))).to_contain_text("1")
     assert_accessible(page)

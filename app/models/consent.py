@@ -24,6 +24,7 @@ class ConsentSource(enum.StrEnum):
     PORTAL = "portal"
     EMAIL_LINK = "email_link"
     ONE_CLICK = "one_click"
+    EMAIL_REPLY = "email_reply"  # a mail to the List-Unsubscribe mailto: address
     IMPORT = "import"
     API = "api"
     GPC = "gpc"

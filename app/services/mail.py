@@ -29,7 +29,8 @@ def build_message(to: str, subject: str, template: str, attachments=(), **contex
     return msg
 
 
-def deliver(msg: EmailMessage, mail_url: str | None = None) -> None:
+def deliver(msg: EmailMessage, mail_url: str | None = None, sender: str | None = None) -> None:
+    """`sender`: the envelope sender (where bounces go), if not the From address."""
     url = urlsplit(mail_url or current_app.config["MAIL_URL"])
     if url.scheme not in SCHEMES:
         raise ValueError(f"MAIL_URL scheme must be one of {', '.join(SCHEMES)}")
@@ -40,7 +41,7 @@ def deliver(msg: EmailMessage, mail_url: str | None = None) -> None:
                 smtp.starttls()
             if url.username:
                 smtp.login(unquote(url.username), unquote(url.password or ""))
-            smtp.send_message(msg)
+            smtp.send_message(msg, from_addr=sender)
     except (smtplib.SMTPException, OSError) as e:
         current_app.logger.error("Mail %s not sent: %s", msg["Message-ID"], e)  # no address in logs
         raise MailError("We could not send the email just now. Nothing was lost: try again in a few minutes.") from e

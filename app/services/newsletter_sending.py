@@ -19,7 +19,6 @@ import re
 import smtplib
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import parseaddr
 from typing import Callable
 
 from flask import current_app
@@ -32,7 +31,7 @@ from app.models import (
     ConsentState, EmailEngagement, IssueDelivery, IssueStatus, Job, Newsletter, NewsletterIssue, Purpose, User,
 )
 from app.models.base import utcnow
-from app.services import audit, consent, jobs, unsubscribes
+from app.services import audit, consent, inbound_mail, jobs, unsubscribes
 from app.services.errors import MailError, ServiceError
 from app.services.links import external_url
 from app.services.mail import build_message, deliver
@@ -152,7 +151,7 @@ def _send_to(issue: NewsletterIssue, person: User, tracking: Tracking) -> None:
     msg = build_issue_message(issue, person, track_clicks=consent.choice_for(person, tracking.clicks).granted,
                               track_opens=consent.choice_for(person, tracking.opens).granted)
     try:
-        deliver(msg)
+        deliver(msg, sender=inbound_mail.bounce_address(person, issue))
     except MailError as e:
         if isinstance(e.__cause__, smtplib.SMTPRecipientsRefused):
             return  # this mailbox refused it: stays claimed and unsent; the others still get theirs
@@ -211,10 +210,8 @@ def build_issue_message(issue: NewsletterIssue, person: User, track_clicks: bool
 
 
 def _mailto(person: User, issue: NewsletterIssue) -> str:
-    """RFC 2369's mail fallback, at the sender's domain; the token in the subject says
-    who and which newsletter."""
-    domain = parseaddr(current_app.config["MAIL_FROM"])[1].rpartition("@")[2] or "localhost"
-    return f"mailto:unsubscribe@{domain}?subject=unsubscribe-{unsubscribes.make_token(person, issue.newsletter)}"
+    """RFC 2369's mail fallback, read by app.inbound (see app.services.inbound_mail)."""
+    return inbound_mail.unsubscribe_mailto(unsubscribes.make_token(person, issue.newsletter))
 
 
 def links_in(body: str) -> list[str]:

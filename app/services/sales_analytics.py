@@ -1,12 +1,12 @@
 """What sales ops see on /sales: unsubscribes per week, by newsletter and by reason
 (from the anonymous Unsubscribe rows), and how many double opt-in sign-ups get
-confirmed. Bounces are not recorded yet, so none are shown."""
+confirmed, and the permanent bounces of newsletter issues (app.services.inbound_mail)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from app.models import AuditEvent, ConsentEvent, Newsletter, Purpose, Unsubscribe
+from app.models import AuditEvent, ConsentEvent, EmailEngagement, Newsletter, Purpose, Unsubscribe
 from app.models.base import utcnow
 from app.models.consent import ConsentSource
 from app.services.dpo_metrics import WEEKS, WeekCount, count_per_week, week_starts
@@ -42,6 +42,10 @@ class Conversion:
 
 def unsubscribes_per_week(now: datetime | None = None) -> list[WeekCount]:
     return count_per_week(Unsubscribe, Unsubscribe.occurred_at, now=now)
+
+
+def bounces_per_week(now: datetime | None = None) -> list[WeekCount]:
+    return count_per_week(EmailEngagement, EmailEngagement.occurred_at, EmailEngagement.kind == "bounced", now=now)
 
 
 def unsubscribes_by_newsletter(now: datetime | None = None) -> list[Series]:

@@ -47,9 +47,13 @@ def lift_suppression(email: str) -> int:
     return Suppression.delete().where(Suppression.address_hash == address_hash(email)).execute()
 
 
-STAFF = "staff"  # the reason of an entry sales ops added; the only kind they may remove
+STAFF = "staff"  # the reason of an entry sales ops added
+BOUNCED = "bounced"  # the mailbox said it does not exist
+# Neither was the person's own choice, so staff may take them back (a mailbox can be
+# created again); the person's opt-out and erasure only the person can lift.
+REMOVABLE_BY_STAFF = (STAFF, BOUNCED)
 REASON_LABELS = {"unsubscribed": "The person unsubscribed from all marketing", "erasure": "The person's data was erased",
-                 STAFF: "Added by staff"}
+                 STAFF: "Added by staff", BOUNCED: "Mail to the address bounced: the mailbox does not exist"}
 
 
 def entry_for(email: str) -> Suppression | None:
@@ -107,8 +111,8 @@ def remove_by_staff(email: str, actor: User) -> None:
     entry = entry_for(email)
     if entry is None:
         raise ServiceError("That address is not on the suppression list.", 404)
-    if entry.reason != STAFF:
+    if entry.reason not in REMOVABLE_BY_STAFF:
         raise ServiceError(f"This entry cannot be removed by staff: {REASON_LABELS.get(entry.reason, entry.reason).lower()}. "
                            "Only the person can lift it, by signing up again and confirming.", 409)
     Suppression.delete().where(Suppression.id == entry.id).execute()
-    audit.record(audit.Event("suppression.removed", actor=actor, details={"reason": STAFF}))
+    audit.record(audit.Event("suppression.removed", actor=actor, details={"reason": entry.reason}))

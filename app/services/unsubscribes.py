@@ -23,6 +23,7 @@ from app.db import database
 from app.models import Newsletter, PendingSubscription, Purpose, Unsubscribe, User
 from app.models.base import utcnow
 from app.models.consent import ConsentSource
+from app.prepared import Prepared
 from app.services import consent
 from app.services.errors import ServiceError
 from app.services.suppression import suppress
@@ -65,12 +66,24 @@ def target_for(token: str) -> Target:
     except BadSignature:
         raise ServiceError("This unsubscribe link is not valid: it may have been cut short or changed. Copy the "
                            "whole link from the email, or manage your emails from your preferences.", 400)
-    newsletter = (Newsletter.select(Newsletter, Purpose).join(Purpose)
-                  .where(Newsletter.id == data.get("n")).first())
-    person = User.get_or_none(User.id == data.get("u"))
+    if not isinstance(data, dict) or not isinstance(data.get("n"), int) or not isinstance(data.get("u"), int):
+        raise ServiceError("This unsubscribe link no longer works: we hold nothing more to send you here.", 410)
+    newsletter = _NEWSLETTER.first(id=data["n"])
+    person = _PERSON.first(id=data["u"])
     if newsletter is None or person is None:
         raise ServiceError("This unsubscribe link no longer works: we hold nothing more to send you here.", 410)
     return Target(person, newsletter)
+
+
+# The one-click path's statements, prepared once: mailbox providers post these in
+# bursts right after an issue goes out (see app.prepared for why).
+_NEWSLETTER = Prepared(lambda slot: Newsletter.select(Newsletter, Purpose).join(Purpose)
+                       .where(Newsletter.id == slot("id")).limit(1))
+_PERSON = Prepared(lambda slot: User.select().where(User.id == slot("id")).limit(1))
+_DROP_PENDING = Prepared(lambda slot: PendingSubscription.delete().where(
+    PendingSubscription.newsletter == slot("newsletter"), PendingSubscription.user == slot("user")))
+_COUNT_UNSUBSCRIBE = Prepared(lambda slot: Unsubscribe.insert(
+    {getattr(Unsubscribe, f): slot(f) for f in ("newsletter", "reason", "source", "occurred_at")}))
 
 
 def is_subscribed(target: Target) -> bool:
@@ -82,6 +95,13 @@ def one_click(token: str, ip: str | None, user_agent: str) -> bool:
     True when it changed something (a repeated POST changes nothing)."""
     target = target_for(token)
     return unsubscribe(target, Scope.NEWSLETTER, _origin(target, ConsentSource.ONE_CLICK, ip, user_agent))
+
+
+def by_mail(token: str) -> bool:
+    """RFC 2369's mail fallback: a message to the List-Unsubscribe mailto: address,
+    whose subject carries the token, acts like the one-click POST."""
+    target = target_for(token)
+    return unsubscribe(target, Scope.NEWSLETTER, _origin(target, ConsentSource.EMAIL_REPLY, None, "email"))
 
 
 def confirm_on_page(token: str, scope: Scope, reason: str, ip: str | None, user_agent: str) -> bool:
@@ -101,17 +121,16 @@ def unsubscribe(target: Target, scope: Scope, origin: consent.Origin, reason: st
         else:
             changed = _leave_newsletter(target, origin)
         if changed:  # the chart counts unsubscribes, not repeated clicks
-            Unsubscribe.create(newsletter=None if scope is Scope.ALL_MARKETING else target.newsletter.id,
-                               reason=reason if reason in REASONS else "", source=origin.source.value,
-                               occurred_at=_today())
+            _COUNT_UNSUBSCRIBE.insert(newsletter=None if scope is Scope.ALL_MARKETING else target.newsletter.id,
+                                      reason=reason if reason in REASONS else "", source=origin.source.value,
+                                      occurred_at=_today())
     return changed
 
 
 def _leave_newsletter(target: Target, origin: consent.Origin) -> bool:
     # A sign-up still waiting for confirmation is withdrawn too: "unsubscribe" means
     # no more of this newsletter, whatever state it was in.
-    pending = PendingSubscription.delete().where(PendingSubscription.newsletter == target.newsletter.id,
-                                                 PendingSubscription.user == target.person.id).execute()
+    pending = _DROP_PENDING.execute(newsletter=target.newsletter.id, user=target.person.id)
     event = consent.set_consent(target.person, target.newsletter.purpose, False, origin)
     return bool(event or pending)
 

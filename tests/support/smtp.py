@@ -24,6 +24,7 @@ class _Collector:
 
     async def handle_DATA(self, server, session, envelope):
         msg = message_from_bytes(envelope.content, policy=policy.default)
+        msg.envelope_from = envelope.mail_from  # the return path, where bounces would go
         with self.arrived:
             self.messages.append(msg)
             self.arrived.notify_all()

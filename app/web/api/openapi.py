@@ -11,7 +11,7 @@ PURPOSE_STATE = {
                                  "description": "Consent was given to an older notice; not assumed until confirmed."},
         "notice_version": {"type": "integer"},
         "last_changed_at": {"type": ["string", "null"], "format": "date-time"},
-        "source": {"type": "string", "enum": ["default", "suppressed", "portal", "email_link", "one_click",
+        "source": {"type": "string", "enum": ["default", "suppressed", "portal", "email_link", "one_click", "email_reply",
                                               "import", "api", "gpc", "staff"]},
     },
 }

@@ -27,7 +27,8 @@ def home():
                            per_week=sales_analytics.unsubscribes_per_week(),
                            by_newsletter=sales_analytics.unsubscribes_by_newsletter(),
                            by_reason=sales_analytics.unsubscribes_by_reason(),
-                           conversion=sales_analytics.opt_in_conversion())
+                           conversion=sales_analytics.opt_in_conversion(),
+                           bounces=sales_analytics.bounces_per_week())
 
 
 @bp.get("/newsletters")

@@ -69,4 +69,4 @@ def suppression_remove():
 def _page(check, add, found, status=200):
     return render_template("sales/suppression.html", check=check, add=add, found=found,
                            counts=suppression.counts_by_reason(), labels=suppression.REASON_LABELS,
-                           staff_reason=suppression.STAFF), status
+                           removable=suppression.REMOVABLE_BY_STAFF), status
