@@ -1,6 +1,7 @@
 """The database: one peewee proxy, opened per request, SQLite or PostgreSQL by URL."""
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import threading
@@ -101,6 +102,13 @@ def open_database(url: str) -> peewee.Database:
     if url.startswith(("postgresql:", "postgres:")):
         return connect("postgres+pool:" + url.split(":", 1)[1], **pool)
     raise ValueError("DATABASE_URL must start with sqlite:/// or postgresql://")
+
+
+def transaction():
+    """A transaction, or the caller's if one is open. Unlike `database.atomic()`,
+    nesting adds no savepoint (two more statements): for steps that never recover
+    from their own failure, whose error rolls the caller's whole transaction back."""
+    return contextlib.nullcontext() if database.in_transaction() else database.atomic()
 
 
 def is_postgres(db: peewee.Database | None = None) -> bool:

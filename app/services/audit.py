@@ -11,7 +11,7 @@ import ipaddress
 import json
 from dataclasses import dataclass, field
 
-from app.db import database, is_postgres
+from app.db import database, is_postgres, transaction
 from app.prepared import Prepared
 from app.models import AuditEvent, User
 from app.models.base import utcnow
@@ -58,7 +58,7 @@ _INSERT = Prepared(lambda slot: AuditEvent.insert({getattr(AuditEvent, f): slot(
 
 def record(event: Event) -> AuditEvent:
     """Append one event to the chain (inside the caller's transaction, if any)."""
-    with database.atomic():
+    with transaction():
         if is_postgres():
             database.execute_sql("SELECT pg_advisory_xact_lock(%s)", (_CHAIN_LOCK_ID,))
         last = _LAST_HASH.first()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.db import database, is_postgres
+from app.db import database, is_postgres, transaction
 from app.prepared import Prepared
 from app.models import User
 from app.models.base import utcnow
@@ -111,7 +111,7 @@ def set_consent(user: User, purpose: Purpose, granted: bool, origin: Origin) -> 
     (a double submit is idempotent)."""
     if purpose.locked:
         raise ServiceError(f"{purpose.name} cannot be switched off: {purpose.locked_reason}")
-    with database.atomic():
+    with transaction():
         _lock_person(user)
         return _apply(user, purpose, granted, origin)
 
