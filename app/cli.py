@@ -9,6 +9,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
+from app.backup_cli import backup_cli
 from app.db import database
 
 
@@ -20,6 +21,9 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(inbound_cli)
     app.cli.add_command(requests_cli)
     app.cli.add_command(dpo_cli)
+    app.cli.add_command(backup_cli)
+    from app.retention_cli import retention_cli
+    app.cli.add_command(retention_cli)
 
 
 @click.command("demo", help="Seed the demo data once (does nothing if already seeded).")
@@ -56,8 +60,12 @@ def jobs_cli():
 
 @jobs_cli.command("run", help="Run the scheduler in the foreground (one per deployment).")
 def jobs_run():
-    from jobs import build_scheduler
-    scheduler = build_scheduler(current_app._get_current_object())
+    from jobs import build_scheduler, catch_up
+    app = current_app._get_current_object()
+    scheduler = build_scheduler(app)
+    caught_up = catch_up(app)
+    if caught_up:
+        click.echo("Caught up runs missed while the scheduler was down: " + ", ".join(caught_up))
     click.echo("Scheduler running: " + ", ".join(j.id for j in scheduler.get_jobs()))
     scheduler.start()
 

@@ -55,6 +55,13 @@ EXPECTED = {
     "dpo.set_jurisdiction": {Role.DPO, Role.ADMIN},
     "dpo.add_note": {Role.DPO, Role.ADMIN},
     "dpo.bulk": {Role.DPO, Role.ADMIN},
+    "dpo.retention_policies": {Role.DPO, Role.ADMIN},
+    "dpo.retention_policy": {Role.DPO, Role.ADMIN},
+    "dpo.retention_run": {Role.DPO, Role.ADMIN},
+    "dpo.retention_runs": {Role.DPO, Role.ADMIN},
+    "dpo.retention_run_detail": {Role.DPO, Role.ADMIN},
+    "admin.scheduled_jobs": {Role.ADMIN},
+    "admin.run_scheduled_job": {Role.ADMIN},
     "sales.home": {Role.SALES_OPS},
     "sales.issue_list": {Role.SALES_OPS},
     "sales.issue_detail": {Role.SALES_OPS},
@@ -90,10 +97,12 @@ EXPECTED = {
 # Routes naming an object by id: the sample id belongs to nobody, so even the right
 # role gets "not found" (the same answer as for someone else's object).
 OBJECT_ROUTES = {"sales.import_upload", "sales.import_preview", "sales.import_progress", "sales.import_rejected",
-                 "sales.issue_list", "sales.issue_detail", "my_data.download_export", "dpo.request_detail", "sales.newsletter_detail", "sales.newsletter_edit"}
+                 "sales.issue_list", "sales.issue_detail", "my_data.download_export", "dpo.request_detail", "sales.newsletter_detail", "sales.newsletter_edit",
+                 "dpo.retention_policy", "dpo.retention_run_detail"}
 SAMPLE_ARGS = {"token": "not-a-real-token", "filename": "css/app.css", "key": "marketing_email", "device_id": 1,
                "key_id": 1, "slug": "lead", "export_id": 1,
-               "request_id": 999, "import_id": 999, "issue_id": 1, "newsletter_id": 1}
+               "request_id": 999, "import_id": 999, "issue_id": 1, "newsletter_id": 1, "policy_id": 999,
+               "run_id": 999, "job_id": "enforce_retention"}
 
 
 def get_routes(app):

@@ -10,7 +10,7 @@ from app.devmail import MaildirHandler, read_mailbox
 from app.models import SignInLink
 from app.models.base import utcnow
 from app.services.mail import build_message, deliver
-from jobs import build_scheduler, purge_sign_in_links
+from jobs import build_scheduler, purge_sign_in_links, run_pending_jobs
 
 
 def free_port() -> int:
@@ -66,8 +66,8 @@ def test_the_scheduler_registers_each_job_once(app):
     jobs = scheduler.get_jobs()
     assert [j.id for j in jobs] == ["run_pending_jobs", "end_cooling_off", "purge_sign_in_links",
                                     "purge_expired_exports", "refresh_statistics", "expire_newsletter_sign_ups",
-                                    "send_dpo_digest"]
-    assert jobs[0].args == (app,)
+                                    "send_dpo_digest", "enforce_retention"]
+    assert jobs[0].args[:2] == (app, run_pending_jobs)
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # PostgreSQL's autovacuum does it

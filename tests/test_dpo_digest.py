@@ -174,7 +174,7 @@ def test_a_failed_mail_does_not_stop_the_others_and_is_retried_later(db, filed, 
 def test_the_scheduler_sends_the_digest_from_0700_utc(app):
     job = build_scheduler(app).get_job("send_dpo_digest")
     assert isinstance(job.trigger, CronTrigger) and str(job.trigger.timezone) == "UTC"
-    assert job.args == (app,) and job.misfire_grace_time == 3600
+    assert job.args[:2] == (app, send_dpo_digest) and job.misfire_grace_time == 3600
     day = datetime(2026, 3, 10, tzinfo=timezone.utc)
 
     def next_run(hour, minute):

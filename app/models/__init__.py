@@ -11,6 +11,7 @@ from app.models.imports import ImportEvidence, ImportStatus, SubscriberImport
 from app.models.newsletters import IssueDelivery, IssueStatus, Newsletter, NewsletterIssue, PendingSubscription, Unsubscribe
 from app.models.profile import Profile
 from app.models.registry import REGISTRY
+from app.models.retention import RetentionPolicy, RetentionRun, ScheduledRun
 from app.models.requests import (
     PrivacyRequest, RequestEvent, RequestKind, RequestNote, RequestStatus, Suppression,
 )
@@ -23,7 +24,7 @@ ALL_MODELS = (
     SupportInteraction, AuditEvent, Purpose, PurposeNotice, ConsentEvent, ConsentState, ApiKey, Job, DataExport,
     PrivacyRequest, RequestEvent, RequestNote, Suppression, Newsletter, PendingSubscription,
     NewsletterIssue, IssueDelivery, Unsubscribe,
-    SubscriberImport, ImportEvidence,
+    SubscriberImport, ImportEvidence, RetentionPolicy, RetentionRun, ScheduledRun,
 )
 
 __all__ = [m.__name__ for m in ALL_MODELS] + [

@@ -5,7 +5,7 @@ import peewee
 
 from app.models.base import BaseModel, utcnow
 from app.models.contacts import Lead
-from app.models.registry import Erasure, LegalBasis, personal_data
+from app.models.registry import Erasure, LegalBasis, RetentionRule, personal_data
 from app.models.user import User
 
 
@@ -40,6 +40,7 @@ class CalendarEntry(BaseModel):
     retention="24 months.",
     erasure=Erasure.DELETE,
     person="owner",
+    retention_rule=RetentionRule("called_at", "the call", 730, blankable=("number", "caller_id"))
 )
 class CallLog(BaseModel):
     owner = peewee.ForeignKeyField(User, backref="call_logs", on_delete="CASCADE")
@@ -61,6 +62,7 @@ class CallLog(BaseModel):
     retention="24 months.",
     erasure=Erasure.DELETE,
     person="owner",
+    retention_rule=RetentionRule("sent_at", "the message", 730, blankable=("number", "body"))
 )
 class SmsLog(BaseModel):
     owner = peewee.ForeignKeyField(User, backref="sms_logs", on_delete="CASCADE")
@@ -81,6 +83,7 @@ class SmsLog(BaseModel):
     retention="12 months; deleted together with the contact they belong to.",
     erasure=Erasure.DELETE,
     person="owner",
+    retention_rule=RetentionRule("recorded_at", "the check-in", 365, blankable=("activity",))
 )
 class LocationCheckin(BaseModel):
     owner = peewee.ForeignKeyField(User, backref="location_checkins", on_delete="CASCADE")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import peewee
 
 from app.models.base import BaseModel, utcnow
-from app.models.registry import Erasure, LegalBasis, personal_data
+from app.models.registry import Erasure, LegalBasis, RetentionRule, personal_data
 from app.models.user import User
 
 
@@ -18,6 +18,7 @@ from app.models.user import User
     retention="While the key exists, then 12 months after it was revoked.",
     erasure=Erasure.ANONYMISE,
     person="created_by",
+    retention_rule=RetentionRule("revoked_at", "the key was revoked", 365)
 )
 class ApiKey(BaseModel):
     name = peewee.CharField(max_length=100)

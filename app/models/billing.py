@@ -4,7 +4,7 @@ from __future__ import annotations
 import peewee
 
 from app.models.base import BaseModel, utcnow
-from app.models.registry import Erasure, LegalBasis, personal_data
+from app.models.registry import Erasure, LegalBasis, RetentionRule, personal_data
 from app.models.user import User
 
 
@@ -39,6 +39,7 @@ class PaymentMethod(BaseModel):
     retention="36 months after the conversation closed.",
     erasure=Erasure.DELETE,
     person="user",
+    retention_rule=RetentionRule("created_at", "the conversation started", 1095, blankable=("subject", "body", "agent"))
 )
 class SupportInteraction(BaseModel):
     user = peewee.ForeignKeyField(User, backref="support_interactions", on_delete="CASCADE")

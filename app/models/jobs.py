@@ -7,7 +7,7 @@ import enum
 import peewee
 
 from app.models.base import BaseModel, utcnow
-from app.models.registry import Erasure, LegalBasis, personal_data
+from app.models.registry import Erasure, LegalBasis, RetentionRule, personal_data
 from app.models.user import User
 
 
@@ -28,6 +28,7 @@ class JobStatus(enum.StrEnum):
     retention="30 days after the job finished.",
     erasure=Erasure.DELETE,
     person="user",
+    retention_rule=RetentionRule("finished_at", "the job finished", 30)
 )
 class Job(BaseModel):
     kind = peewee.CharField(max_length=30, index=True)

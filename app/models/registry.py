@@ -25,6 +25,23 @@ class Erasure(enum.StrEnum):
 
 
 @dataclass(frozen=True)
+class RetentionRule:
+    """How the retention sweep (app.services.retention) acts on a category: rows whose
+    `clock` column is older than the policy's period go. `clock_means` says in words
+    what the clock is ("the device was last seen"). `days` and `action` are the
+    default policy; the DPO may change both. `blankable` are the text fields an
+    anonymisation may blank (the rest of the row stays, for statistics).
+    `withdrawn_consent`: (purpose key, (field, value) or None) pairs: rows that exist
+    only because of that consent go as soon as their person withdrew it."""
+    clock: str
+    clock_means: str
+    days: int
+    action: str = "delete"
+    blankable: tuple[str, ...] = ()
+    withdrawn_consent: tuple[tuple[str, tuple[str, str] | None], ...] = ()
+
+
+@dataclass(frozen=True)
 class PersonalData:
     """One registry entry. `person` is the path of foreign keys from the row to its
     User (e.g. "owner", or "lead.owner"; "self" for the User table itself); `person_email` names an email column when
@@ -42,6 +59,7 @@ class PersonalData:
     hold_reason: str | None = None
     masked_fields: tuple[str, ...] = ()   # shown and exported as their last 4 characters only
     secret_fields: tuple[str, ...] = ()   # never shown or exported (credentials)
+    retention_rule: RetentionRule | None = None  # None: kept as long as what it belongs to
     model: type[peewee.Model] | None = field(default=None, compare=False)
 
     def __post_init__(self):
@@ -75,6 +93,11 @@ def _check_path(model, record: PersonalData) -> None:
         target = fk.rel_model
     if record.person_email and record.person_email not in model._meta.fields:
         raise ValueError(f"{model.__name__}: no column '{record.person_email}'")
+    rule = record.retention_rule
+    if rule:
+        for name in (rule.clock, *rule.blankable, *(c[1][0] for c in rule.withdrawn_consent if c[1])):
+            if name not in model._meta.fields:
+                raise ValueError(f"{model.__name__}: the retention rule names no column '{name}'")
 
 
 def references_person(model, person_model, _seen=None) -> bool:

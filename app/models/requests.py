@@ -8,7 +8,7 @@ import peewee
 
 from app.models.base import BaseModel, utcnow
 from app.models.jobs import Job
-from app.models.registry import Erasure, LegalBasis, personal_data
+from app.models.registry import Erasure, LegalBasis, RetentionRule, personal_data
 from app.models.user import User
 
 
@@ -55,6 +55,7 @@ STATUS_LABELS = {
     erasure=Erasure.LEGAL_HOLD,
     hold_reason="The record of a request, including an erasure, must be kept for 24 months (CCPA 11 CCR §7101; GDPR Art. 5(2) accountability). Its free-text details are erased.",
     person="user",
+    retention_rule=RetentionRule("completed_at", "the request was closed", 730)
 )
 class PrivacyRequest(BaseModel):
     user = peewee.ForeignKeyField(User, backref="privacy_requests", on_delete="RESTRICT")

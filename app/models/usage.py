@@ -4,7 +4,7 @@ from __future__ import annotations
 import peewee
 
 from app.models.base import BaseModel, utcnow
-from app.models.registry import Erasure, LegalBasis, personal_data
+from app.models.registry import Erasure, LegalBasis, RetentionRule, personal_data
 from app.models.user import User
 
 
@@ -18,6 +18,7 @@ from app.models.user import User
     retention="13 months.",
     erasure=Erasure.DELETE,
     person="user",
+    retention_rule=RetentionRule("occurred_at", "the visit", 395, blankable=("path", "referrer", "user_agent", "ip"), withdrawn_consent=(("product_analytics", None),))
 )
 class UsageEvent(BaseModel):
     user = peewee.ForeignKeyField(User, backref="usage_events", on_delete="CASCADE")
@@ -38,6 +39,7 @@ class UsageEvent(BaseModel):
     retention="24 months.",
     erasure=Erasure.DELETE,
     person="user",
+    retention_rule=RetentionRule("occurred_at", "the email was sent, opened or clicked", 730, blankable=("link_url",), withdrawn_consent=(("open_tracking", ("kind", "opened")), ("click_tracking", ("kind", "clicked"))))
 )
 class EmailEngagement(BaseModel):
     user = peewee.ForeignKeyField(User, backref="email_engagements", on_delete="CASCADE")
@@ -58,6 +60,7 @@ class EmailEngagement(BaseModel):
     erasure=Erasure.DELETE,
     person="owner",
     masked_fields=("push_token",),
+    retention_rule=RetentionRule("last_seen_at", "the device was last seen", 90)
 )
 class Device(BaseModel):
     owner = peewee.ForeignKeyField(User, backref="devices", on_delete="CASCADE")

@@ -175,10 +175,10 @@ def count_per_week(model, column, *conditions, now: datetime | None = None) -> l
     day = _day(column)
     query = (model.select(day, fn.COUNT(SQL("*"))).where(column >= _midnight(mondays[0]), *conditions)
              .group_by(day).tuples())
-    return _fold_into_weeks(query, mondays)
+    return fold_into_weeks(query, mondays)
 
 
-def _fold_into_weeks(day_counts, mondays: list[date]) -> list[WeekCount]:
+def fold_into_weeks(day_counts, mondays: list[date]) -> list[WeekCount]:
     """Per-day counts (at most 7 × WEEKS rows) into the weeks they fall in."""
     totals = dict.fromkeys(mondays, 0)
     for day, count in day_counts:

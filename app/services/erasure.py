@@ -5,7 +5,10 @@ resumes where it stopped and never does a category twice.
 
 The account is closed at the start and anonymised last. The address is kept,
 encrypted, only until a separate job has sent the completion notice and its
-certificate of erasure: a mail server that is down delays the notice, never the erasure."""
+certificate of erasure: a mail server that is down delays the notice, never the erasure.
+
+Each completed erasure is appended to the erasure log (app.services.backups), which a
+backup restore replays so that it brings nobody back."""
 from __future__ import annotations
 
 import json
@@ -23,7 +26,7 @@ from app.models.imports import ImportEvidence, SubscriberImport
 from app.models.base import utcnow
 from app.models.registry import Erasure, PersonalData
 from app.models.fields import Cipher
-from app.services import audit, jobs, legal_holds, requests
+from app.services import audit, backups, jobs, legal_holds, requests
 from app.services.mail import send_email
 from app.services.personal_data import rows_of
 from app.services.suppression import suppress
@@ -144,18 +147,40 @@ def erase(job: Job, progress: jobs.Progress) -> None:
         suppress(user.email, "erasure")
         _save(request, report)
     _delete_files(user, keep_uploads=legal_holds.kept_uploads(holds))
-    for entry in order:
-        if entry.category not in {d["category"] for d in report["done"]}:
-            with database.atomic():
-                report["done"].append(_apply(entry, user, held))
-                _save(request, report)
-        progress.advance()
+    _erase_categories(user, held, report["done"], lambda: _save(request, report), progress.advance)
     with database.atomic():
         requests.move(request.id, [RequestStatus.IN_PROGRESS], RequestStatus.COMPLETED, "Erased: " + ", ".join(
             f"{d['category']} ({d['action']})" for d in report["done"]), "system", completed_at=utcnow())
         audit.record(audit.Event("erasure.completed", subject=user, details={"request_id": request.id}))
         jobs.enqueue("erasure_notice")  # its own job: a mail server down retries the mail, not the erasure
+        # Logged before the commit, so no erasure completes unlogged (a retry may log it
+        # twice; the replay after a backup restore is idempotent).
+        backups.log_erasure(user, Cipher.get().decrypt(report["notice_to"].encode()).decode(), holds, request.id)
     progress.advance()
+
+
+def _erase_categories(user: User, held: dict, done: list[dict], save=lambda: None, advance=lambda: None) -> None:
+    """Each category not yet in `done`, in erasure order, in a transaction of its own
+    (which `save` joins, recording the category as done)."""
+    for entry in erasure_order():
+        if entry.category not in {d["category"] for d in done}:
+            with database.atomic():
+                done.append(_apply(entry, user, held))
+                save()
+        advance()
+
+
+def erase_again(user: User, holds: list[legal_holds.Hold]) -> list[dict] | None:
+    """Re-apply a completed erasure to a person a restored backup brought back
+    (app.services.backups): the job's steps, outside its request. None if the account
+    is erased already."""
+    if user.email == _erased_email(user.id):
+        return None
+    User.update(active=False).where(User.id == user.id).execute()
+    _delete_files(user, keep_uploads=legal_holds.kept_uploads(holds))
+    done = []
+    _erase_categories(user, {h.category: h for h in holds}, done)
+    return done
 
 
 def _save(request: PrivacyRequest, report: dict) -> None:

@@ -37,7 +37,11 @@ CONFIRMATION_LINK = SignedLink(
 def move(request_id: int, expected: Iterable[RequestStatus], to: RequestStatus, note: str, actor: str,
          acting_user: User | None = None, audit_details: dict | None = None, **fields) -> PrivacyRequest | None:
     """Move a request on if, and only if, it is still in an expected status: its row,
-    its timeline and the audit log together. None when it was not."""
+    its timeline and the audit log together. None when it was not. A request that
+    closes (done, refused or cancelled) gets its closing time, from which retention
+    counts its 24 months."""
+    if to in (S.COMPLETED, S.DENIED, S.CANCELLED):
+        fields.setdefault("completed_at", utcnow())
     with database.atomic():
         moved = (PrivacyRequest.update(status=to.value, **fields)
                  .where(PrivacyRequest.id == request_id, PrivacyRequest.status.in_([s.value for s in expected]))

@@ -17,7 +17,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pyotp
-import pytest
 
 from app import create_app
 from app.db import database, is_postgres, open_database, refresh_statistics, upgrade
@@ -28,7 +27,6 @@ from app.services.passwords import hash_password
 from app.services.purposes import ensure_catalogue
 from app.services.requests import OPEN
 from tests.support.forms import post_form
-from tests.support.postgres import PostgresCluster
 
 USERS = 1_000_000
 REQUESTS = 100_000
@@ -245,13 +243,6 @@ def measure(app) -> list[tuple[str, tuple, tuple, bool]]:
         (f"/dpo/?year={last_year} (no JS: both, info)",
          time_page(client, f"/dpo/?year={last_year}", "by type</caption>"), first_bare, False),
     ]
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    cluster = PostgresCluster().start()
-    yield cluster
-    cluster.stop()
 
 
 def test_queue_and_dashboard_with_a_million_users(tmp_path, postgres, capsys):

@@ -24,7 +24,6 @@ from app.db import database, upgrade
 from app.models import Role, Suppression, User
 from app.services import jobs, newsletters, subscriber_import
 from app.services.purposes import ensure_catalogue
-from tests.support.postgres import PostgresCluster
 from tests.support.smtp import SmtpServer
 
 ROWS = int(os.environ.get("BENCH_ROWS", 1_000_000))
@@ -111,13 +110,6 @@ def smtp():
     server = SmtpServer().start()
     yield server
     server.stop()
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    cluster = PostgresCluster().start()
-    yield cluster
-    cluster.stop()
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])

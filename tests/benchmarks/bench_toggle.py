@@ -16,14 +16,12 @@ import time
 from pathlib import Path
 from urllib.parse import urlencode
 
-import pytest
 
 from app.db import database, open_database, upgrade
 from app.models import Role, User
 from app.services.passwords import hash_password
 from app.services.purposes import ensure_catalogue
 from tests.benchmarks.load import run_clients
-from tests.support.postgres import PostgresCluster
 
 CLIENTS = 32
 SECONDS = float(os.environ.get("BENCH_SECONDS", "8"))
@@ -131,13 +129,6 @@ def bare_client(conn, index):
         status, text, _ = exchange(conn, "POST", "/", b"", {"Content-Type": "application/x-www-form-urlencoded"})
         assert status == 200 and text == "ok"
     return hit
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    cluster = PostgresCluster().start()
-    yield cluster
-    cluster.stop()
 
 
 def measure_app(url: str, tmp: Path):

@@ -25,7 +25,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
 
 from app import create_app
 from app.db import database
@@ -43,7 +42,6 @@ from tests.benchmarks.bench_toggle import (
     stop,
 )
 from tests.benchmarks.load import Result, run_clients
-from tests.support.postgres import PostgresCluster
 
 CLIENTS = 64
 TARGET_RATIO, TARGET_P99 = 0.6, 0.050
@@ -163,13 +161,6 @@ def measure_app(url: str, tmp: Path) -> tuple[Result, int, int]:
     repeats = verify(app, newsletter, by_token, posted)
     assert sum(map(len, posted)) == result.requests + CLIENTS  # every timed request answered 200, plus warm-ups
     return result, repeats, sum(map(len, posted)) - repeats
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    cluster = PostgresCluster().start()
-    yield cluster
-    cluster.stop()
 
 
 def test_one_click_unsubscribe_throughput_against_a_bare_endpoint(tmp_path, postgres, capsys):

@@ -1,10 +1,13 @@
-"""Administration: the people on file and their roles."""
+"""Administration: the people on file and their roles, purposes, API keys, and the
+scheduled jobs."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from app.models import Purpose, Role
+from app.models.base import utcnow
+from app.services import schedule
 from app.services.api_keys import active_keys, create_api_key, revoke_api_key
 from app.services.consent import purpose_by_key
 from app.services.errors import ServiceError
@@ -75,3 +78,27 @@ def revoke_key(key_id):
         key = revoke_api_key(key_id, current_user)
         flash(f"Key “{key.name}” revoked. Systems using it are refused from now on.", "success")
     return redirect(url_for("admin.api_keys"), 303)
+
+
+@bp.get("/jobs")
+@roles(Role.ADMIN)
+def scheduled_jobs():
+    from jobs import scheduled_jobs as schedule_of
+    now = utcnow()
+    outcomes = schedule.last_outcomes()
+    rows = [{**job, "next": schedule.next_fire_time(job["trigger"], now), "last": outcomes.get(job["id"])}
+            for job in schedule_of()]
+    return render_template("admin/jobs.html", rows=rows, form=EmptyForm())
+
+
+@bp.post("/jobs/<job_id>/run")
+@roles(Role.ADMIN)
+def run_scheduled_job(job_id):
+    from jobs import scheduled_jobs as schedule_of
+    if EmptyForm().validate_on_submit():
+        try:
+            schedule.request_run(job_id, [j["id"] for j in schedule_of()], current_user)
+        except ServiceError as e:
+            abort(e.status)
+        flash(f"{job_id.replace('_', ' ').capitalize()} will run within a few seconds.", "success")
+    return redirect(url_for("admin.scheduled_jobs"), 303)

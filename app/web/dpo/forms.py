@@ -1,6 +1,9 @@
 from flask_wtf import FlaskForm
-from wtforms import DateField, SelectField, SelectMultipleField, TextAreaField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms import (
+    BooleanField, DateField, HiddenField, IntegerField, RadioField, SelectChoice, SelectField, SelectMultipleField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.services.deadlines import JURISDICTIONS
@@ -45,3 +48,20 @@ class BulkForm(FlaskForm):
     ids = SelectMultipleField(coerce=int, choices=[], validate_choice=False)
     assignee = SelectField("Assign selected to", coerce=int, choices=[], validate_choice=False)
     action = SelectField(choices=["assign", "approve"])
+
+
+class RetentionPolicyForm(FlaskForm):
+    days = IntegerField("Keep for (days)", validators=[
+        InputRequired("Say how many days rows are kept."),
+        NumberRange(min=1, max=3650, message="Keep rows between 1 and 3,650 days.")])
+    action = RadioField("Then", choices=[
+        SelectChoice("delete", "Delete the rows"),
+        SelectChoice("anonymise", "Anonymise: blank the fields chosen below, keep the rest")])
+    blank_fields = SelectMultipleField("Fields anonymisation blanks", choices=[],
+                                       widget=ListWidget(prefix_label=False), option_widget=CheckboxInput())
+    note = TextAreaField("Legal basis or reason", validators=[Length(max=2000)])
+    enabled = BooleanField("Enforced by the nightly sweep")
+
+
+class RetentionRunForm(FlaskForm):
+    category = HiddenField()
