@@ -61,6 +61,7 @@ _LOGIN_NAMES = {
 
 EXAMPLE_DOMAINS = ("example.com", "example.org", "example.net")
 HISTORY_DAYS = 180
+CALL_HISTORY_DAYS = 1000
 DEMO_NEWSLETTERS = (
     ("Product updates", "One email a month about what is new in the CRM, with tips for the new features.", "Product"),
     ("Events and webinars", "Invitations to our webinars and trade fairs, about four times a year.", "Events"),
@@ -405,7 +406,8 @@ class _DemoBuilder:
                   # Most calls last a few minutes, a few run long; missed ones last 0 s.
                   duration_seconds=0 if missed else min(int(self.rng.lognormvariate(5, 0.9)), 5400),
                   caller_id=(lead.name if lead else fake.name()) if direction == "inbound" else "",
-                  called_at=self._ago())
+                  # Some calls older than their 24 months: the retention sweep has work to show.
+                  called_at=self._ago(CALL_HISTORY_DAYS))
 
     def _tracking(self, user_id: int, scale: int) -> None:
         """Page visits and newsletter engagement: what our own systems observe."""
