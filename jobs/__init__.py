@@ -61,7 +61,8 @@ def trigger_of(when: dict):
 
 def scheduled_jobs() -> list[dict]:
     """What /admin/jobs lists: id, name, trigger."""
-    return [{"id": job_id(m), "name": name, "trigger": trigger_of(when), "module": m} for m, when, name in SCHEDULE]
+    return [{"id": job_id(m), "name": name, "trigger": trigger_of(when), "module": m,
+             "cadence": schedule.cadence(when)} for m, when, name in SCHEDULE]
 
 
 def run_job(app: Flask, module, trigger, slot=None) -> bool:

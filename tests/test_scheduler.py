@@ -71,7 +71,8 @@ def test_an_admin_sees_every_job_and_runs_one_now(app, client, login_as):
     page = client.get("/admin/jobs").text
     for job in scheduled_jobs():
         assert str(escape(job["name"])) in page
-    assert "Never" in page
+    assert "Never" in page and "Daily at 02:00 UTC" in page and "Hourly from 07:00 to 23:00 UTC" in page
+    assert "Every 2 seconds" in page and "Every 5 minutes" in page
     response = post_form(client, "/admin/jobs/enforce_retention/run", token_from="/admin/jobs",
                          follow_redirects=True)
     assert "will run within a few seconds" in response.text and "Run requested" in response.text

@@ -40,7 +40,7 @@ class CalendarEntry(BaseModel):
     retention="24 months.",
     erasure=Erasure.DELETE,
     person="owner",
-    retention_rule=RetentionRule("called_at", "the call", 730, blankable=("number", "caller_id"))
+    retention_rule=RetentionRule("called_at", "the call was made", 730, blankable=("number", "caller_id"))
 )
 class CallLog(BaseModel):
     owner = peewee.ForeignKeyField(User, backref="call_logs", on_delete="CASCADE")
@@ -62,7 +62,7 @@ class CallLog(BaseModel):
     retention="24 months.",
     erasure=Erasure.DELETE,
     person="owner",
-    retention_rule=RetentionRule("sent_at", "the message", 730, blankable=("number", "body"))
+    retention_rule=RetentionRule("sent_at", "the message was sent", 730, blankable=("number", "body"))
 )
 class SmsLog(BaseModel):
     owner = peewee.ForeignKeyField(User, backref="sms_logs", on_delete="CASCADE")
@@ -83,7 +83,7 @@ class SmsLog(BaseModel):
     retention="12 months; deleted together with the contact they belong to.",
     erasure=Erasure.DELETE,
     person="owner",
-    retention_rule=RetentionRule("recorded_at", "the check-in", 365, blankable=("activity",))
+    retention_rule=RetentionRule("recorded_at", "the check-in was recorded", 365, blankable=("activity",))
 )
 class LocationCheckin(BaseModel):
     owner = peewee.ForeignKeyField(User, backref="location_checkins", on_delete="CASCADE")

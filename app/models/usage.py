@@ -18,7 +18,7 @@ from app.models.user import User
     retention="13 months.",
     erasure=Erasure.DELETE,
     person="user",
-    retention_rule=RetentionRule("occurred_at", "the visit", 395, blankable=("path", "referrer", "user_agent", "ip"), withdrawn_consent=(("product_analytics", None),))
+    retention_rule=RetentionRule("occurred_at", "the visit happened", 395, blankable=("path", "referrer", "user_agent", "ip"), withdrawn_consent=(("product_analytics", None),))
 )
 class UsageEvent(BaseModel):
     user = peewee.ForeignKeyField(User, backref="usage_events", on_delete="CASCADE")

@@ -50,9 +50,26 @@ def last_fire_time(trigger: CronTrigger, now: datetime) -> datetime:
     return latest.astimezone(timezone.utc).replace(tzinfo=None)
 
 
-def next_fire_time(trigger, now: datetime) -> datetime | None:
+def next_fire_time(trigger, now: datetime, last_started: datetime | None) -> datetime | None:
+    """When the job next runs: a cron job at its next fire time; an interval job one
+    interval after its last run (None before it first ran: the scheduler's start
+    decides)."""
+    if isinstance(trigger, IntervalTrigger):
+        return last_started + trigger.interval if last_started else None
     fire = trigger.get_next_fire_time(None, now.replace(tzinfo=timezone.utc))
     return fire.astimezone(timezone.utc).replace(tzinfo=None) if fire else None
+
+
+def cadence(when: dict) -> str:
+    """A SCHEDULE entry's timing in words."""
+    if when.get("trigger") == "cron":
+        hour, minute = str(when.get("hour", "*")), int(when.get("minute", 0))
+        if "-" in hour:
+            first, last = hour.split("-")
+            return f"Hourly from {int(first):02}:{minute:02} to {int(last):02}:{minute:02} UTC"
+        return f"Daily at {int(hour):02}:{minute:02} UTC"
+    (unit, n), = [(k, v) for k, v in when.items() if k in ("seconds", "minutes", "hours", "days")]
+    return f"Every {n} {unit[:-1] if n == 1 else unit}"
 
 
 def claim(job_id: str, slot: datetime) -> bool:

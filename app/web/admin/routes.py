@@ -86,8 +86,11 @@ def scheduled_jobs():
     from jobs import scheduled_jobs as schedule_of
     now = utcnow()
     outcomes = schedule.last_outcomes()
-    rows = [{**job, "next": schedule.next_fire_time(job["trigger"], now), "last": outcomes.get(job["id"])}
-            for job in schedule_of()]
+    rows = []
+    for job in schedule_of():
+        last = outcomes.get(job["id"])
+        rows.append({**job, "last": last,
+                     "next": schedule.next_fire_time(job["trigger"], now, last.started_at if last else None)})
     return render_template("admin/jobs.html", rows=rows, form=EmptyForm())
 
 
