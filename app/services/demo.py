@@ -46,9 +46,9 @@ ALICE_EMAIL = "alice@example.com"
 
 DEMO_LOGINS = (
     (ALICE_EMAIL, Role.SUBJECT, "End user with data in every category"),
-    ("dpo@example.com", Role.DPO, "Data protection officer: requests and deadlines, dashboard, audit log, register"),
+    ("dpo@example.com", Role.DPO, "Data protection officer: requests and deadlines, dashboard, audit log, register, retention"),
     ("sales@example.com", Role.SALES_OPS, "Sales ops"),
-    ("admin@example.com", Role.ADMIN, "Administrator: users, purposes, API keys"),
+    ("admin@example.com", Role.ADMIN, "Administrator: users, purposes, API keys, scheduled jobs"),
     ("customer@example.com", Role.CUSTOMER_ADMIN, "Business customer admin"),
 )
 _LOGIN_NAMES = {
