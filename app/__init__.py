@@ -45,7 +45,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     # Job handlers register themselves on import; every process (web, CLI, scheduler)
     # must know them all, since any of them may queue a job the scheduler runs.
     from app.services import erasure, exports, newsletter_sending  # noqa: F401
-    from app.services import retention, subscriber_import  # noqa: F401
+    from app.services import integration_adapters, retention, subscriber_import  # noqa: F401
     from app.web import register_web
     register_web(app)
     from app.cli import register_commands

@@ -35,6 +35,16 @@ SETTINGS = (
     Setting("INBOUND_MAIL_BIND", "127.0.0.1:8026",
             "Where `flask inbound run` listens for mail that comes back: `unsubscribe@` and `bounces+…@` at "
             "MAIL_FROM's domain (point the domain's MX, or a relay rule for those addresses, here)."),
+    Setting("INTEGRATION_PROVIDERS", "{}",
+            "JSON overriding a provider's `discovery_url` and `api_base`, e.g. "
+            "`{\"google\": {\"discovery_url\": \"https://…/.well-known/openid-configuration\"}}`."),
+    Setting("GOOGLE_CLIENT_ID", None, "OAuth client of the Google integrations (with GOOGLE_CLIENT_SECRET); "
+            "unset: they are listed but cannot be connected."),
+    Setting("GOOGLE_CLIENT_SECRET", None, "Secret of the Google OAuth client."),
+    Setting("MICROSOFT_CLIENT_ID", None, "OAuth client of the Microsoft 365 integration (with MICROSOFT_CLIENT_SECRET)."),
+    Setting("MICROSOFT_CLIENT_SECRET", None, "Secret of the Microsoft OAuth client."),
+    Setting("LINKEDIN_CLIENT_ID", None, "OAuth client of the LinkedIn integration (with LINKEDIN_CLIENT_SECRET)."),
+    Setting("LINKEDIN_CLIENT_SECRET", None, "Secret of the LinkedIn OAuth client."),
     Setting("CONTROLLER_NAME", "Example CRM Ltd", "The data controller named in consent receipts and notices."),
     Setting("CONTROLLER_CONTACT", "privacy@example.com, 1 Example Street, London EC1A 1AA",
             "How to reach the controller (and its postal address), shown in receipts and email footers."),

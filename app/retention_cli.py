@@ -39,6 +39,8 @@ def retention_run(dry_run, category):
     with database.connection_context():
         try:
             if dry_run:
+                if category is not None:
+                    retention.policy(category)  # refuses an unknown category, as the real run does
                 rows = retention.preview()
                 _print_preview([r for r in rows if category in (None, r["policy"].category)])
                 return

@@ -21,7 +21,7 @@ from app.models.base import utcnow
 from app.services import schedule
 from jobs import (
     end_cooling_off, enforce_retention, expire_newsletter_sign_ups, purge_expired_exports, purge_sign_in_links,
-    refresh_statistics, run_pending_jobs, send_dpo_digest,
+    refresh_statistics, run_pending_jobs, send_dpo_digest, sync_integrations,
 )
 
 SCHEDULE = (
@@ -32,6 +32,7 @@ SCHEDULE = (
     (purge_expired_exports, {"hours": 1}, "Delete export archives past their 7 days"),
     (refresh_statistics, {"hours": 6}, "Refresh SQLite's query-planner statistics"),
     (expire_newsletter_sign_ups, {"hours": 1}, "Forget newsletter sign-ups not confirmed within 30 days"),
+    (sync_integrations, {"minutes": 15}, "Sync every connected integration (Google Contacts…)"),
     # 07:00 UTC, then hourly until 23:00. The service mails each DPO at most once a
     # day, so the later runs only catch up a scheduler started after 07:00 and retry a
     # DPO whose mail failed. misfire_grace_time cannot do the catching up: jobs live
@@ -40,8 +41,8 @@ SCHEDULE = (
     (send_dpo_digest, {"trigger": "cron", "hour": "7-23", "minute": 0, "misfire_grace_time": 3600},
      "Email each DPO the requests overdue or due within 7 days"),
     # 02:00 UTC, when the app is quietest; a night the scheduler was down is caught up
-    # once when it starts (see build_scheduler).
-    (enforce_retention, {"trigger": "cron", "hour": 2, "minute": 0, "misfire_grace_time": 3600},
+    # once when it starts (catch_up), and a run delayed however long still runs.
+    (enforce_retention, {"trigger": "cron", "hour": 2, "minute": 0, "misfire_grace_time": None},
      "Sweep data past its retention period (every enabled policy), and old backups"),
 )
 _TRIGGER_OPTIONS = {"misfire_grace_time"}

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from contextlib import contextmanager
 
 import peewee
 import pyotp
@@ -168,14 +169,16 @@ def chromium():
         browser.close()
 
 
-@pytest.fixture
-def page(chromium, live_server, request):
+@contextmanager
+def browser_tab(chromium, live_server, request, other_origins: tuple[str, ...] = ()):
     """A fresh browser tab on the live server. Fails the test if the page asked any
-    origin but the app's own, or if the browser reported a CSP violation."""
+    origin but the app's own (and `other_origins`), or if the browser reported a CSP
+    violation. Leaves a screenshot in test-artifacts/."""
     context = chromium.new_context(base_url=live_server)
     tab = context.new_page()
+    allowed = (live_server, *other_origins)
     foreign, console_errors = [], []
-    tab.on("request", lambda r: None if r.url.startswith(live_server) else foreign.append(r.url))
+    tab.on("request", lambda r: None if r.url.startswith(allowed) else foreign.append(r.url))
     tab.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
     yield tab
     shots = request.config.rootpath / "test-artifacts"
@@ -184,6 +187,12 @@ def page(chromium, live_server, request):
     context.close()
     assert not foreign, f"requests to other origins: {foreign}"
     assert not [e for e in console_errors if "Content Security Policy" in e], console_errors
+
+
+@pytest.fixture
+def page(chromium, live_server, request):
+    with browser_tab(chromium, live_server, request) as tab:
+        yield tab
 
 
 @pytest.fixture
@@ -217,3 +226,22 @@ def newsletter(app, sales):
     with app.app_context(), database.connection_context():
         return newsletters.create_newsletter("Spring news", "Our seasonal offers, four times a year.", "Offers",
                                              False, sales)
+
+
+CLIENT_ID, CLIENT_SECRET = "crm-client", "crm-secret"  # our OAuth client at the test provider
+
+
+@pytest.fixture
+def provider(app):
+    """A real OAuth 2.0 / OpenID Connect server on loopback standing in for Google,
+    with the app configured to use it."""
+    from tests.support.oauth_provider import OAuthProvider
+    server = OAuthProvider().start()
+    server.add_client(CLIENT_ID, CLIENT_SECRET, [f"http://localhost/integrations/{key}/callback"
+                                                 for key in ("google_contacts", "google_sheets")]
+                      + ["http://localhost/login/with/google/callback"])
+    app.config.update(GOOGLE_CLIENT_ID=CLIENT_ID, GOOGLE_CLIENT_SECRET=CLIENT_SECRET,
+                      INTEGRATION_PROVIDERS={"google": {"discovery_url": server.discovery_url, "api_base": server.url}})
+    yield server
+    server.stop()
+

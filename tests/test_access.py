@@ -16,6 +16,8 @@ EXPECTED = {
     "auth.totp": PUBLIC,
     "auth.totp_setup": PUBLIC,
     "auth.logout": PUBLIC,
+    "auth.sign_in_with": PUBLIC,  # signing in with a provider (OpenID Connect)
+    "auth.signed_in_with": PUBLIC,
     "system.healthz": PUBLIC,
     "static": PUBLIC,
     "portal.home": {Role.SUBJECT},
@@ -26,6 +28,14 @@ EXPECTED = {
     "my_data.download_export": {Role.SUBJECT},
     "my_data.profile": {Role.SUBJECT},
     "privacy_requests.index": {Role.SUBJECT},
+    "integrations.index": {Role.SUBJECT},
+    "integrations.connect": {Role.SUBJECT},
+    "integrations.callback": {Role.SUBJECT},
+    "integrations.direction": {Role.SUBJECT},
+    "integrations.sync_now": {Role.SUBJECT},
+    "integrations.sheet_import": {Role.SUBJECT},
+    "integrations.disconnect": {Role.SUBJECT},
+    "integrations.disconnection": {Role.SUBJECT},
     "privacy_requests.file": {Role.SUBJECT},
     "privacy_requests.cancel": {Role.SUBJECT},
     "privacy_requests.confirm": PUBLIC,  # the signed emailed link is the proof
@@ -98,11 +108,13 @@ EXPECTED = {
 # role gets "not found" (the same answer as for someone else's object).
 OBJECT_ROUTES = {"sales.import_upload", "sales.import_preview", "sales.import_progress", "sales.import_rejected",
                  "sales.issue_list", "sales.issue_detail", "my_data.download_export", "dpo.request_detail", "sales.newsletter_detail", "sales.newsletter_edit",
-                 "dpo.retention_policy", "dpo.retention_run_detail"}
+                 "dpo.retention_policy", "dpo.retention_run_detail", "integrations.connect", "integrations.callback",
+                 "integrations.disconnection"}
 SAMPLE_ARGS = {"token": "not-a-real-token", "filename": "css/app.css", "key": "marketing_email", "device_id": 1,
                "key_id": 1, "slug": "lead", "export_id": 1,
                "request_id": 999, "import_id": 999, "issue_id": 1, "newsletter_id": 1, "policy_id": 999,
-               "run_id": 999, "job_id": "enforce_retention"}
+               "run_id": 999, "job_id": "enforce_retention",
+               "connection_id": 999, "deletion_id": 999, "provider": "google"}
 
 
 def get_routes(app):

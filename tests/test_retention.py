@@ -4,16 +4,18 @@ takes its data with it, and a killed sweep resumes with the right totals."""
 import json
 from contextlib import contextmanager
 from datetime import timedelta
+from decimal import Decimal
 
+import peewee
 import pytest
 
 from app.db import database
 from app.models import (
-    AuditEvent, CallLog, ConsentState, EmailEngagement, PrivacyRequest, RequestKind, Role, UsageEvent,
+    AuditEvent, CallLog, ConsentState, EmailEngagement, LocationCheckin, PrivacyRequest, RequestKind, Role, UsageEvent,
 )
 from app.models.base import utcnow
 from app.models.retention import RetentionRun
-from app.services import consent, jobs, retention
+from app.services import consent, jobs, personal_data, retention
 from app.services.errors import ServiceError
 
 NOW = utcnow().replace(microsecond=0)
@@ -58,11 +60,53 @@ def test_anonymised_rows_keep_only_what_the_policy_allows(app, make_user, dpo):
     with services(app):
         retention.update_policy("Call logs", 30, "anonymise", ["number"], "Keep call statistics.", True, dpo)
         old = call(alice, timedelta(days=31))
+        when = CallLog.get_by_id(old).called_at
         run = sweep()
         row = CallLog.get_by_id(old)
+        assert row.owner_id is None  # no longer anyone's
         assert (row.number, row.caller_id, row.duration_seconds, row.direction) == ("", "Alice", 60, "inbound")
+        assert row.called_at == when.replace(day=1, hour=0, minute=0, second=0)  # the month, not the moment
         assert run.counts_dict == {"Call logs": 1}
         assert sweep().counts_dict == {}  # already anonymised: not acted on twice
+        assert not personal_data.rows_of(CallLog.personal_data, alice).exists()  # gone from her data
+
+
+def test_anonymised_check_ins_keep_coordinates_rounded_to_about_ten_kilometres(app, make_user, dpo):
+    alice = make_user(Role.SUBJECT)
+    with services(app):
+        retention.update_policy("Location check-ins", 30, "anonymise", ["activity"], "", True, dpo)
+        checkin = LocationCheckin.create(owner=alice.id, latitude=Decimal("51.501364"), longitude=Decimal("-0.141890"),
+                                         activity="visit", recorded_at=NOW - timedelta(days=40))
+        sweep()
+        row = LocationCheckin.get_by_id(checkin.id)
+        assert (row.owner_id, row.activity) == (None, "")
+        assert (float(row.latitude), float(row.longitude)) == (51.5, -0.1)
+
+
+def test_a_request_holding_data_is_kept_while_its_hold_runs(app, make_user):
+    alice = make_user(Role.SUBJECT)
+    with services(app):
+        holds = [{"category": "Call logs", "reason": "Evidence in a pending dispute (Art. 17(3)(e)).",
+                  "until": (NOW.date() + timedelta(days=1000)).isoformat()}]
+        request = PrivacyRequest.create(user=alice.id, kind=RequestKind.DELETION.value, status="completed",
+                                        due_at=NOW, completed_at=NOW - timedelta(days=800), legal_holds=json.dumps(holds))
+        held = call(alice, timedelta(days=800))
+        sweep()
+        sweep()
+        assert PrivacyRequest.select().where(PrivacyRequest.id == request.id).exists()
+        assert CallLog.select().where(CallLog.id == held).exists()
+
+
+def test_a_run_that_fails_says_so(app, monkeypatch):
+    def broken():
+        raise peewee.OperationalError("canceling statement due to statement timeout")
+    with services(app):
+        run = retention.start_run("cli", queued=False)
+        monkeypatch.setattr(retention, "policies", broken)
+        with pytest.raises(peewee.OperationalError):
+            retention.sweep(run)
+        failed = RetentionRun.get_by_id(run.id)
+        assert failed.status == "failed" and "statement timeout" in failed.errors and failed.finished_at
 
 
 def test_a_legal_hold_keeps_the_category_until_it_ends(app, make_user):
@@ -106,14 +150,25 @@ def test_withdrawn_tracking_consent_takes_its_engagement_rows_with_it(app, make_
         assert ConsentState.select().count() == 1
 
 
+def test_withdrawn_consent_is_honoured_even_when_the_policy_is_paused(app, make_user, dpo):
+    alice = make_user(Role.SUBJECT)
+    with services(app):
+        retention.update_policy("Usage and navigation", 395, "delete", [], "", False, dpo)
+        analytics = consent.purpose_by_key("product_analytics")
+        consent.set_consent(alice, analytics, True, consent.Origin(consent.ConsentSource.PORTAL, alice))
+        UsageEvent.create(user=alice.id, path="/pricing", occurred_at=NOW)
+        consent.set_consent(alice, analytics, False, consent.Origin(consent.ConsentSource.PORTAL, alice))
+        assert sweep().counts_dict == {"Usage and navigation": 1}
+
+
 def test_a_policy_change_is_validated_and_audited(app, dpo):
     with services(app):
         with pytest.raises(ServiceError, match="between 1 and"):
             retention.update_policy("Call logs", 0, "delete", [], "", True, dpo)
         with pytest.raises(ServiceError, match="cannot be anonymised"):
             retention.update_policy("Devices and push tokens", 30, "anonymise", [], "", True, dpo)
-        with pytest.raises(ServiceError, match="at least one field"):
-            retention.update_policy("Call logs", 30, "anonymise", ["name"], "", True, dpo)
+        with pytest.raises(ServiceError, match="between 730 and 3,650 days .the law requires"):
+            retention.update_policy("Privacy requests", 365, "delete", [], "", True, dpo)
         retention.update_policy("Call logs", 365, "delete", [], "Shorter, as agreed with the works council.",
                                 True, dpo)
         event = AuditEvent.select().where(AuditEvent.action == "retention.policy_changed").get()

@@ -25,6 +25,13 @@ def test_the_slot_of_a_cron_job_is_its_latest_fire_time_and_of_an_interval_its_w
     assert schedule.slot_of(every_five, datetime(2026, 3, 10, 2, 7, 30)) == datetime(2026, 3, 10, 2, 5)
 
 
+def test_a_job_marked_running_is_not_started_again_by_run_now(app):
+    with app.app_context(), database.connection_context():
+        ScheduledRun.create(job_id="send_dpo_digest", started_at=utcnow() - timedelta(minutes=5), outcome="running",
+                            requested_at=utcnow())
+        assert schedule.claim("send_dpo_digest", utcnow()) is False
+
+
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_two_schedulers_on_one_postgresql_run_each_job_once(app):
     """Two scheduler processes fire the same job at the same moment: the slot goes to one."""

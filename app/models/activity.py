@@ -43,7 +43,7 @@ class CalendarEntry(BaseModel):
     retention_rule=RetentionRule("called_at", "the call was made", 730, blankable=("number", "caller_id"))
 )
 class CallLog(BaseModel):
-    owner = peewee.ForeignKeyField(User, backref="call_logs", on_delete="CASCADE")
+    owner = peewee.ForeignKeyField(User, null=True, backref="call_logs", on_delete="CASCADE")  # null: anonymised
     lead = peewee.ForeignKeyField(Lead, null=True, backref="call_logs", on_delete="SET NULL")
     number = peewee.CharField(max_length=40)
     direction = peewee.CharField(max_length=8)  # inbound / outbound
@@ -65,7 +65,7 @@ class CallLog(BaseModel):
     retention_rule=RetentionRule("sent_at", "the message was sent", 730, blankable=("number", "body"))
 )
 class SmsLog(BaseModel):
-    owner = peewee.ForeignKeyField(User, backref="sms_logs", on_delete="CASCADE")
+    owner = peewee.ForeignKeyField(User, null=True, backref="sms_logs", on_delete="CASCADE")  # null: anonymised
     lead = peewee.ForeignKeyField(Lead, null=True, backref="sms_logs", on_delete="SET NULL")
     number = peewee.CharField(max_length=40)
     direction = peewee.CharField(max_length=8)
@@ -83,10 +83,10 @@ class SmsLog(BaseModel):
     retention="12 months; deleted together with the contact they belong to.",
     erasure=Erasure.DELETE,
     person="owner",
-    retention_rule=RetentionRule("recorded_at", "the check-in was recorded", 365, blankable=("activity",))
+    retention_rule=RetentionRule("recorded_at", "the check-in was recorded", 365, blankable=("activity",), rounded=("latitude", "longitude"))
 )
 class LocationCheckin(BaseModel):
-    owner = peewee.ForeignKeyField(User, backref="location_checkins", on_delete="CASCADE")
+    owner = peewee.ForeignKeyField(User, null=True, backref="location_checkins", on_delete="CASCADE")  # null: anonymised
     lead = peewee.ForeignKeyField(Lead, null=True, backref="location_checkins", on_delete="CASCADE")
     latitude = peewee.DecimalField(max_digits=9, decimal_places=6)
     longitude = peewee.DecimalField(max_digits=9, decimal_places=6)

@@ -36,13 +36,13 @@ class PaymentMethod(BaseModel):
     purpose="To answer your questions and keep track of problems.",
     legal_basis=LegalBasis.CONTRACT,
     recipients=("Helpdesk software provider (sub-processor)",),
-    retention="36 months after the conversation closed.",
+    retention="36 months after the conversation started.",
     erasure=Erasure.DELETE,
     person="user",
     retention_rule=RetentionRule("created_at", "the conversation started", 1095, blankable=("subject", "body", "agent"))
 )
 class SupportInteraction(BaseModel):
-    user = peewee.ForeignKeyField(User, backref="support_interactions", on_delete="CASCADE")
+    user = peewee.ForeignKeyField(User, null=True, backref="support_interactions", on_delete="CASCADE")  # null: anonymised
     channel = peewee.CharField(max_length=20)  # email / chat / phone
     subject = peewee.CharField(max_length=200)
     body = peewee.TextField(default="")

@@ -5,6 +5,7 @@ import enum
 
 import peewee
 
+from app.models.integrations import Connection
 from app.models.base import BaseModel, utcnow
 from app.models.registry import Erasure, LegalBasis, personal_data
 from app.models.user import User
@@ -37,3 +38,11 @@ class Lead(BaseModel):
     notes = peewee.TextField(default="")
     source = peewee.CharField(max_length=20, default=LeadSource.MANUAL.value)
     created_at = peewee.DateTimeField(default=utcnow, index=True)
+    # Synced rows name their connection (the source in the registry's sense) and the
+    # provider's id of the row, so a sync updates instead of duplicating, and a
+    # disconnect can delete exactly what the connection brought in.
+    connection = peewee.ForeignKeyField(Connection, null=True, backref="leads", on_delete="SET NULL")
+    external_id = peewee.CharField(max_length=200, default="")
+
+    class Meta:
+        indexes = ((("connection", "external_id"), False),)

@@ -62,6 +62,7 @@ class Job(BaseModel):
     retention="The archive is deleted 7 days after it is ready; this record 30 days later.",
     erasure=Erasure.DELETE,
     person="user",
+    retention_rule=RetentionRule("expires_at", "the archive expired", 30)
 )
 class DataExport(BaseModel):
     user = peewee.ForeignKeyField(User, backref="exports", on_delete="CASCADE")

@@ -11,7 +11,7 @@ import peewee
 from app.models.base import BaseModel, utcnow
 from app.models.consent import Purpose
 from app.models.jobs import Job
-from app.models.registry import Erasure, LegalBasis, personal_data
+from app.models.registry import Erasure, LegalBasis, RetentionRule, personal_data
 from app.models.user import User
 
 
@@ -85,6 +85,7 @@ class NewsletterIssue(BaseModel):
     retention="24 months.",
     erasure=Erasure.DELETE,
     person="user",
+    retention_rule=RetentionRule("claimed_at", "the issue was sent", 730)
 )
 class IssueDelivery(BaseModel):
     """One per issue and person, written before the message goes out: a re-run of a

@@ -29,8 +29,11 @@ class RetentionRule:
     """How the retention sweep (app.services.retention) acts on a category: rows whose
     `clock` column is older than the policy's period go. `clock_means` says in words
     what the clock is ("the device was last seen"). `days` and `action` are the
-    default policy; the DPO may change both. `blankable` are the text fields an
-    anonymisation may blank (the rest of the row stays, for statistics).
+    default policy; the DPO may change both. Anonymising a row cuts its link to the
+    person, generalises its clock to the month, rounds `rounded` numbers (map
+    coordinates to about 10 km) and blanks whichever `blankable` text fields the DPO
+    chose: what stays serves statistics and names nobody. `min_days`: the shortest
+    period the law allows (a request log's 24 months).
     `withdrawn_consent`: (purpose key, (field, value) or None) pairs: rows that exist
     only because of that consent go as soon as their person withdrew it."""
     clock: str
@@ -38,6 +41,8 @@ class RetentionRule:
     days: int
     action: str = "delete"
     blankable: tuple[str, ...] = ()
+    rounded: tuple[str, ...] = ()
+    min_days: int = 1
     withdrawn_consent: tuple[tuple[str, tuple[str, str] | None], ...] = ()
 
 
@@ -95,9 +100,11 @@ def _check_path(model, record: PersonalData) -> None:
         raise ValueError(f"{model.__name__}: no column '{record.person_email}'")
     rule = record.retention_rule
     if rule:
-        for name in (rule.clock, *rule.blankable, *(c[1][0] for c in rule.withdrawn_consent if c[1])):
+        for name in (rule.clock, *rule.blankable, *rule.rounded, *(c[1][0] for c in rule.withdrawn_consent if c[1])):
             if name not in model._meta.fields:
                 raise ValueError(f"{model.__name__}: the retention rule names no column '{name}'")
+        if rule.blankable and not model._meta.fields[record.person].null:
+            raise ValueError(f"{model.__name__}: anonymising cuts the person link, which must be nullable")
 
 
 def references_person(model, person_model, _seen=None) -> bool:

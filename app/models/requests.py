@@ -55,7 +55,7 @@ STATUS_LABELS = {
     erasure=Erasure.LEGAL_HOLD,
     hold_reason="The record of a request, including an erasure, must be kept for 24 months (CCPA 11 CCR §7101; GDPR Art. 5(2) accountability). Its free-text details are erased.",
     person="user",
-    retention_rule=RetentionRule("completed_at", "the request was closed", 730)
+    retention_rule=RetentionRule("completed_at", "the request was closed", 730, min_days=730)
 )
 class PrivacyRequest(BaseModel):
     user = peewee.ForeignKeyField(User, backref="privacy_requests", on_delete="RESTRICT")

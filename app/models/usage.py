@@ -21,7 +21,7 @@ from app.models.user import User
     retention_rule=RetentionRule("occurred_at", "the visit happened", 395, blankable=("path", "referrer", "user_agent", "ip"), withdrawn_consent=(("product_analytics", None),))
 )
 class UsageEvent(BaseModel):
-    user = peewee.ForeignKeyField(User, backref="usage_events", on_delete="CASCADE")
+    user = peewee.ForeignKeyField(User, null=True, backref="usage_events", on_delete="CASCADE")  # null: anonymised
     path = peewee.CharField(max_length=500)
     referrer = peewee.CharField(max_length=500, default="")
     user_agent = peewee.CharField(max_length=500, default="")
@@ -42,7 +42,7 @@ class UsageEvent(BaseModel):
     retention_rule=RetentionRule("occurred_at", "the email was sent, opened or clicked", 730, blankable=("link_url",), withdrawn_consent=(("open_tracking", ("kind", "opened")), ("click_tracking", ("kind", "clicked"))))
 )
 class EmailEngagement(BaseModel):
-    user = peewee.ForeignKeyField(User, backref="email_engagements", on_delete="CASCADE")
+    user = peewee.ForeignKeyField(User, null=True, backref="email_engagements", on_delete="CASCADE")  # null: anonymised
     kind = peewee.CharField(max_length=10)  # sent / opened / clicked
     campaign = peewee.CharField(max_length=200)
     link_url = peewee.CharField(max_length=500, default="")

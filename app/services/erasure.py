@@ -40,8 +40,15 @@ def _erased_email(user_id: int) -> str:
 
 # --- what each strategy does to a category ---------------------------------------
 
+# Work a category needs before its rows go: a connection's tokens are revoked at the
+# provider (app.services.integrations registers it).
+BEFORE_DELETE: dict = {}
+
+
 def _delete(entry: PersonalData, user: User) -> int:
     model = entry.model
+    if model in BEFORE_DELETE:
+        BEFORE_DELETE[model](user)
     mine = rows_of(entry, user).select(model.id)  # a subquery: no id list, however many rows
     return model.delete().where(model.id.in_(mine)).execute()
 

@@ -65,10 +65,14 @@ def ensure_policies() -> int:
     for entry in swept_entries():
         if entry.category not in existing:
             rule = entry.retention_rule
-            RetentionPolicy.create(category=entry.category, days=rule.days, action=rule.action,
-                                   blank_fields=json.dumps(list(rule.blankable) if rule.action == "anonymise" else []),
-                                   note=f"Registry default: {entry.retention}")
-            created += 1
+            try:
+                with database.atomic():
+                    RetentionPolicy.create(category=entry.category, days=rule.days, action=rule.action,
+                                           blank_fields=json.dumps(list(rule.blankable)),
+                                           note=f"Registry default: {entry.retention}")
+                created += 1
+            except peewee.IntegrityError:
+                pass  # seeded at the same moment by another process (the scheduler, the web app)
     return created
 
 
@@ -90,7 +94,7 @@ def update_policy(category: str, days: int, action: str, blank_fields: list[str]
     current = policy(category)
     _validate(current, days, action, blank_fields)
     before = _described(current.row)
-    blank = [f for f in current.rule.blankable if f in blank_fields] if action == "anonymise" else []
+    blank = [f for f in current.rule.blankable if f in blank_fields]
     with database.atomic():
         RetentionPolicy.update(days=days, action=action, blank_fields=json.dumps(blank), note=note.strip()[:2000],
                                enabled=enabled, updated_at=utcnow(), updated_by=actor.id).where(
@@ -102,16 +106,15 @@ def update_policy(category: str, days: int, action: str, blank_fields: list[str]
 
 
 def _validate(current: Policy, days: int, action: str, blank_fields: list[str]) -> None:
-    if not 1 <= days <= MAX_DAYS:
-        raise ServiceError(f"Keep rows between 1 and {MAX_DAYS} days.")
+    shortest = current.rule.min_days
+    if not shortest <= days <= MAX_DAYS:
+        why = " (the law requires keeping it that long)" if shortest > 1 else ""
+        raise ServiceError(f"Keep rows between {shortest:,} and {MAX_DAYS:,} days{why}.")
     if action not in ACTIONS:
         raise ServiceError("Choose to delete or to anonymise.")
-    if action == "anonymise":
-        if not current.rule.blankable:
-            raise ServiceError(f"{current.category} cannot be anonymised: every field of it names the person. "
-                               "Choose delete.")
-        if not set(blank_fields) & set(current.rule.blankable):
-            raise ServiceError("Choose at least one field for anonymisation to blank.")
+    if action == "anonymise" and not current.rule.blankable:
+        raise ServiceError(f"{current.category} cannot be anonymised: every field of it names the person. "
+                           "Choose delete.")
 
 
 def _described(row: RetentionPolicy) -> dict:
@@ -155,8 +158,19 @@ def _expired_where(p: Policy, now: datetime):
     clock = getattr(model, p.rule.clock)
     condition = clock.is_null(False) & (clock < cutoff(p, now))
     if p.row.action == "anonymise":
-        condition &= _any([getattr(model, f) != "" for f in p.row.blanked])
+        condition &= _person_column(p).is_null(False)  # not anonymised yet
+    if model is PrivacyRequest:  # a request that holds data under a legal hold stays while the hold does
+        holding = _requests_holding(now.date())
+        if holding:
+            condition &= model.id.not_in(holding)
     return _not_held(p, condition, now)
+
+
+def _requests_holding(today: date) -> list[int]:
+    return [request_id for request_id, holds in
+            PrivacyRequest.select(PrivacyRequest.id, PrivacyRequest.legal_holds)
+            .where(PrivacyRequest.legal_holds.is_null(False)).tuples()
+            if any(date.fromisoformat(h["until"]) >= today for h in json.loads(holds))]
 
 
 def _withdrawn_where(p: Policy, now: datetime):
@@ -189,8 +203,7 @@ def preview(now: datetime | None = None) -> list[dict]:
         due = expired(p, now)
         gone = withdrawn(p, now)
         clock = getattr(p.entry.model, p.rule.clock)
-        sample = [value for (value,) in p.entry.model.select(clock).where(
-            p.entry.model.id.in_(due.limit(SAMPLE_SIZE))).order_by(clock).tuples()]
+        sample = [value for (value,) in due.select(clock).order_by(clock).limit(SAMPLE_SIZE).tuples()]
         out.append({"policy": p, "expired": due.count(), "withdrawn": gone.count() if gone is not None else 0,
                     "sample": sample, "cutoff": cutoff(p, now)})
     return out
@@ -236,22 +249,29 @@ def run_job(job: Job, progress: jobs.Progress) -> None:
 
 
 def sweep(run: RetentionRun, progress: jobs.Progress | None = None, now: datetime | None = None) -> RetentionRun:
-    """Act on every enabled policy (or only `run.only_category`). Re-running a killed
-    run continues it: counts are read back and only what is left is acted on."""
+    """Act on every enabled policy (or only `run.only_category`). Data under a
+    withdrawn consent goes even when its policy is paused: a withdrawal is the
+    person's, not the DPO's to tune. Re-running a killed run continues it: counts
+    are read back and only what is left is acted on."""
     now = now or utcnow()
-    chosen = [p for p in policies() if p.row.enabled and run.only_category in (None, p.category)]
     RetentionRun.update(status="running", started_at=run.started_at or utcnow()).where(
         RetentionRun.id == run.id).execute()
-    if progress:
-        progress.total(sum(_left(p, now) for p in chosen))
-    counts, errors = get_run(run.id).counts_dict, []
-    for p in chosen:
-        try:
-            _sweep_policy(run, p, now, counts, progress)
-        except peewee.DatabaseError as e:  # one policy failing must not stop the others
-            errors.append(f"{p.category}: {e}")
-    if run.only_category is None:
-        _purge_backups(now, errors)
+    try:
+        chosen = [p for p in policies() if run.only_category in (None, p.category)]
+        if progress:
+            progress.total(sum(_left(p, now) for p in chosen))
+        counts, errors = get_run(run.id).counts_dict, []
+        for p in chosen:
+            try:
+                _sweep_policy(run, p, now, counts, progress)
+            except peewee.DatabaseError as e:  # one policy failing must not stop the others
+                errors.append(f"{p.category}: {e}")
+        if run.only_category is None:
+            _purge_backups(now, errors)
+    except Exception as e:
+        RetentionRun.update(status="failed", errors=f"{type(e).__name__}: {e}", finished_at=utcnow()).where(
+            RetentionRun.id == run.id).execute()
+        raise
     RetentionRun.update(status="failed" if errors else "done", errors="\n".join(errors), finished_at=utcnow()).where(
         RetentionRun.id == run.id).execute()
     audit.record(audit.Event("retention.swept", details={"run_id": run.id, "counts": counts, "errors": len(errors)}))
@@ -260,11 +280,11 @@ def sweep(run: RetentionRun, progress: jobs.Progress | None = None, now: datetim
 
 def _left(p: Policy, now: datetime) -> int:
     gone = withdrawn(p, now)
-    return expired(p, now).count() + (gone.count() if gone is not None else 0)
+    return (expired(p, now).count() if p.row.enabled else 0) + (gone.count() if gone is not None else 0)
 
 
 def _sweep_policy(run: RetentionRun, p: Policy, now: datetime, counts: dict, progress) -> None:
-    steps = [(_expired_where(p, now), p.row.action)]
+    steps = [(_expired_where(p, now), p.row.action)] if p.row.enabled else []
     gone = _withdrawn_where(p, now)
     if gone is not None:
         steps.append((gone, "delete"))
@@ -287,7 +307,7 @@ def _act_in_id_ranges(run: RetentionRun, p: Policy, where, action: str, counts: 
             if action == "delete":
                 done = model.delete().where(in_range).execute()
             else:
-                done = model.update({getattr(model, f): "" for f in p.row.blanked}).where(in_range).execute()
+                done = model.update(_anonymised(p)).where(in_range).execute()
             if done:
                 counts[p.category] = counts.get(p.category, 0) + done
                 RetentionRun.update(counts=json.dumps(counts)).where(RetentionRun.id == run.id).execute()
@@ -297,6 +317,18 @@ def _act_in_id_ranges(run: RetentionRun, p: Policy, where, action: str, counts: 
             # Let a writer woken by our commit take the lock before our next batch
             # does: the kernel does not queue flock waiters in order.
             os.sched_yield()
+
+
+def _anonymised(p: Policy) -> dict:
+    """What an anonymised row becomes: no person, the month instead of the moment,
+    rounded coordinates, and the chosen text fields blank."""
+    model = p.entry.model
+    clock = getattr(model, p.rule.clock)
+    month = fn.date_trunc("month", clock) if is_postgres() else fn.strftime("%Y-%m-01 00:00:00", clock)
+    changes = {_person_column(p): None, clock: month}
+    changes.update({getattr(model, f): fn.ROUND(getattr(model, f), 1) for f in p.rule.rounded})
+    changes.update({getattr(model, f): "" for f in p.row.blanked})
+    return changes
 
 
 def batch_size() -> int:

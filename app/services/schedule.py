@@ -4,8 +4,8 @@ database; the catch-up of a run missed while the scheduler was down; and "Run no
 requests from the admin page, which the scheduler picks up within seconds.
 
 A fire time is the "slot" a run belongs to: the trigger's latest fire time for cron
-jobs, and the current window of the interval (counted from the epoch, so every
-replica agrees on it) for interval jobs. Claiming a slot is one transaction that
+jobs; for interval jobs, half an interval ago (a run that started since then, on
+any replica, is this one). Claiming a slot is one transaction that
 reads and writes the job's ScheduledRun row, serialised by an advisory lock on
 PostgreSQL and by the single writer on SQLite: a replica that comes second sees
 the slot taken and skips."""
@@ -24,6 +24,7 @@ from app.services import audit
 from app.services.errors import ServiceError
 
 _LOCK_SPACE = 0x53434844  # 'SCHD'
+STILL_RUNNING = timedelta(hours=1)  # a run marked running for longer died without saying so
 
 
 def _lock_key(job_id: str) -> int:
@@ -33,9 +34,7 @@ def _lock_key(job_id: str) -> int:
 def slot_of(trigger, now: datetime) -> datetime:
     """The fire time a run at `now` (naive UTC) belongs to."""
     if isinstance(trigger, IntervalTrigger):
-        step = trigger.interval.total_seconds()
-        return datetime.fromtimestamp(now.replace(tzinfo=timezone.utc).timestamp() // step * step,
-                                      timezone.utc).replace(tzinfo=None)
+        return now - trigger.interval / 2
     return last_fire_time(trigger, now)
 
 
@@ -80,6 +79,8 @@ def claim(job_id: str, slot: datetime) -> bool:
         row = ScheduledRun.get_or_none(ScheduledRun.job_id == job_id)
         if row and row.started_at and row.started_at >= slot:
             return False
+        if row and row.outcome == "running" and row.started_at and row.started_at > utcnow() - STILL_RUNNING:
+            return False  # running now (a "Run now" must not start it a second time)
         fields = dict(started_at=max(slot, utcnow()), finished_at=None, outcome="running", detail="")
         if row:
             ScheduledRun.update(**fields).where(ScheduledRun.id == row.id).execute()

@@ -18,6 +18,7 @@ def register_web(app: Flask) -> None:
     from app.web.customer.routes import bp as customer_bp
     from app.web.dpo.routes import bp as dpo_bp
     from app.web.dpo import dashboard, retention  # noqa: F401  (their routes join the same blueprint)
+    from app.web.integrations.routes import bp as integrations_bp
     from app.web.my_data.routes import bp as my_data_bp
     from app.web.newsletters.routes import bp as newsletter_signup_bp
     from app.web.portal.routes import bp as portal_bp
@@ -32,7 +33,7 @@ def register_web(app: Flask) -> None:
     from app.web.system.routes import bp as system_bp
 
     for bp in (auth_bp, portal_bp, my_data_bp, privacy_requests_bp, preferences_bp, dpo_bp, sales_bp, admin_bp,
-               customer_bp, api_bp, system_bp, newsletter_signup_bp):
+               customer_bp, api_bp, system_bp, newsletter_signup_bp, integrations_bp):
         app.register_blueprint(bp)
     for bp in (unsubscribe_bp, tracking_bp):  # the public ends of newsletter emails
         app.register_blueprint(bp)

@@ -5,7 +5,7 @@ from app.models import Role
 
 NAVIGATION = {
     Role.SUBJECT: [("portal.home", "My privacy"), ("my_data.overview", "My data"), ("preferences.page", "Preferences"),
-                   ("privacy_requests.index", "Requests")],
+                   ("integrations.index", "Integrations"), ("privacy_requests.index", "Requests")],
     Role.DPO: [("dpo.home", "DPO console"), ("dpo.request_queue", "Requests"), ("dpo.audit_log", "Audit log"),
                ("dpo.registry", "Data register"), ("dpo.retention_policies", "Retention")],
     Role.SALES_OPS: [("sales.home", "Sales ops"), ("sales.newsletter_list", "Newsletters"),

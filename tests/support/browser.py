@@ -33,7 +33,7 @@ def sign_in(page, email: str, password: str, totp_secret: str | None = None) -> 
     page.goto("/login")
     page.get_by_label("Email address").fill(email)
     page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     if totp_secret:
         page.get_by_label("6-digit code").fill(pyotp.TOTP(totp_secret).now())
         page.get_by_role("button", name="Verify").click()

@@ -13,10 +13,12 @@ from app.extensions import limiter
 from app.models import User
 from app.models.fields import Cipher
 from app.models.user import normalise_email
-from app.services import auth
+from app.services import auth, provider_sign_in
 from app.services.demo import DEMO_TOTP_SECRET
-from app.services.errors import AuthError
+from app.services.errors import AuthError, ServiceError
 from app.web.access import public
+from app.web.headers import allow_form_target
+from app.services import integration_catalogue as catalogue
 from app.services.links import external_url
 from app.web.auth.forms import EmptyForm, PasswordLoginForm, SignInLinkForm, TotpForm
 from app.web.navigation import home_endpoint
@@ -77,9 +79,42 @@ def login():
             user = auth.authenticate(form.email.data, form.password.data, request.remote_addr)
         except AuthError as e:
             form.password.errors.append(e.message)
-            return render_template("auth/login.html", form=form), e.status
+            return _login_page(form, e.status)
         return _after_first_factor(user, "password")
-    return render_template("auth/login.html", form=form), 400 if form.errors else 200
+    return _login_page(form, 400 if form.errors else 200)
+
+
+def _login_page(form, status: int):
+    providers = provider_sign_in.providers_offered()
+    for p in providers:
+        allow_form_target(catalogue.provider(p.key).discovery_url)
+    return render_template("auth/login.html", form=form, providers=providers,
+                           provider_form=EmptyForm()), status
+
+
+@bp.post("/login/with/<provider>")
+@public
+@limiter.limit("20/minute")
+def sign_in_with(provider):
+    if not EmptyForm().validate_on_submit():
+        return redirect(url_for("auth.login"), 303)
+    try:
+        return provider_sign_in.begin(provider, external_url("auth.signed_in_with", provider=provider))
+    except ServiceError as e:
+        flash(e.message, "error")
+        return redirect(url_for("auth.login"), 303)
+
+
+@bp.get("/login/with/<provider>/callback")
+@public
+@limiter.limit("20/minute")
+def signed_in_with(provider):
+    try:
+        user = provider_sign_in.complete(provider, request.remote_addr)
+    except ServiceError as e:
+        flash(e.message, "error")
+        return redirect(url_for("auth.login"), 303)
+    return _after_first_factor(user, f"oidc:{provider}")
 
 
 @bp.route("/login/email", methods=["GET", "POST"])

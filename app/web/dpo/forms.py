@@ -53,11 +53,11 @@ class BulkForm(FlaskForm):
 class RetentionPolicyForm(FlaskForm):
     days = IntegerField("Keep for (days)", validators=[
         InputRequired("Say how many days rows are kept."),
-        NumberRange(min=1, max=3650, message="Keep rows between 1 and 3,650 days.")])
+        NumberRange(max=3650, message="Keep rows at most 3,650 days.")])
     action = RadioField("Then", choices=[
         SelectChoice("delete", "Delete the rows"),
-        SelectChoice("anonymise", "Anonymise: blank the fields chosen below, keep the rest")])
-    blank_fields = SelectMultipleField("Fields anonymisation blanks", choices=[],
+        SelectChoice("anonymise", "Anonymise: cut the link to the person, keep the rest for statistics")])
+    blank_fields = SelectMultipleField("Text fields anonymisation also blanks", choices=[],
                                        widget=ListWidget(prefix_label=False), option_widget=CheckboxInput())
     note = TextAreaField("Legal basis or reason", validators=[Length(max=2000)])
     enabled = BooleanField("Enforced by the nightly sweep")

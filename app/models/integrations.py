@@ -1,0 +1,62 @@
+"""Connected integrations: a person's grant to a third-party account (Google, Microsoft,
+LinkedIn) over OAuth, with its tokens encrypted at rest."""
+from __future__ import annotations
+
+import enum
+
+import peewee
+
+from app.models.base import BaseModel, utcnow
+from app.models.fields import EncryptedTextField
+from app.models.jobs import Job
+from app.models.registry import Erasure, LegalBasis, personal_data
+from app.models.user import User
+
+
+class ConnectionStatus(enum.StrEnum):
+    CONNECTED = "connected"
+    NEEDS_RECONNECT = "needs_reconnect"  # the provider refused our tokens: revoked or expired grant
+    DISCONNECTING = "disconnecting"  # revoked; its imported data is being deleted
+
+
+class Direction(enum.StrEnum):
+    INTO_CRM = "in"
+    OUT_OF_CRM = "out"
+    TWO_WAY = "two_way"
+
+
+@personal_data(
+    category="Connected integrations",
+    holds="The third-party accounts you connected (such as Google Contacts): which, the access you granted, "
+          "the sync direction you chose, when it last synced, and the access tokens, encrypted.",
+    source="You, when you connected the account; the provider, which issues the tokens.",
+    purpose="To sync the data you asked us to sync, and nothing else (Google's Limited Use rules).",
+    legal_basis=LegalBasis.CONSENT,
+    recipients=("The provider you connected (Google, Microsoft or LinkedIn)",),
+    retention="Until you disconnect; the tokens are revoked at the provider and deleted at once.",
+    erasure=Erasure.DELETE,
+    person="user",
+    secret_fields=("access_token", "refresh_token"),
+)
+class Connection(BaseModel):
+    user = peewee.ForeignKeyField(User, backref="connections", on_delete="CASCADE")
+    integration = peewee.CharField(max_length=40)  # a key of app.services.integration_catalogue.INTEGRATIONS
+    status = peewee.CharField(max_length=20, default=ConnectionStatus.CONNECTED.value)
+    direction = peewee.CharField(max_length=10, default=Direction.INTO_CRM.value)
+    granted_scopes = peewee.TextField(default="")  # space-separated, as the provider returned them
+    access_token = EncryptedTextField()
+    refresh_token = EncryptedTextField(null=True)
+    token_expires_at = peewee.DateTimeField(null=True)
+    connected_at = peewee.DateTimeField(default=utcnow)
+    last_synced_at = peewee.DateTimeField(null=True)
+    last_error = peewee.TextField(default="")
+    sync_job = peewee.ForeignKeyField(Job, null=True, unique=True, backref="+", on_delete="SET NULL")
+    delete_imported = peewee.BooleanField(default=True)  # the person's choice when disconnecting
+    disconnect_job = peewee.ForeignKeyField(Job, null=True, unique=True, backref="+", on_delete="SET NULL")
+
+    class Meta:
+        indexes = ((("user", "integration"), True),)  # one connection per integration and person
+
+    @property
+    def scopes(self) -> list[str]:
+        return self.granted_scopes.split()

@@ -1,0 +1,387 @@
+"""Connecting, syncing and disconnecting a person's third-party accounts over OAuth 2.0
+(authorization code with PKCE and state, by Authlib's Flask client).
+
+- Connect: the person reads what the integration reads and writes (and Google's
+  Limited Use disclosure) right before being sent to the provider. The callback
+  keeps only what a valid state, an unused code and a readable token response give:
+  any failure leaves nothing half-connected. The scopes kept are those the provider
+  says it granted (a person may untick some).
+- Tokens are encrypted at rest (EncryptedTextField). A sync refreshes them when
+  they expire and stores the rotated ones; a grant the provider no longer honours
+  marks the connection "needs reconnecting" and keeps every synced row.
+- Disconnect: revoke at the provider (RFC 7009), forget the tokens, stop syncing,
+  and by default delete what the connection brought in (a job with progress).
+  Erasing a person does the same for each of their connections."""
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import requests
+from authlib.common.errors import AuthlibBaseError
+from joserfc.errors import JoseError
+from authlib.integrations.base_client import OAuthError
+from authlib.integrations.flask_client import OAuth
+from authlib.integrations.requests_client import OAuth2Session
+from flask import current_app, session
+
+from app.db import database
+from app.models import Connection, ConnectionStatus, Direction, Job, Lead, User
+from app.models.base import utcnow
+from app.services import audit, jobs
+from app.services import integration_catalogue as catalogue
+from app.services.erasure import BEFORE_DELETE
+from app.services.errors import ServiceError
+
+HTTP_TIMEOUT = 10  # seconds: a provider that does not answer is reported, not waited for
+DELETE_BATCH = 500
+_PENDING = "integration_pending"  # session key: the integration and direction being connected
+
+
+class ProviderUnavailable(ServiceError):
+    status = 502
+
+
+# --- the OAuth client ----------------------------------------------------------------
+
+def oauth_client(provider_key: str):
+    """Authlib's Flask client for a provider, registered once per app from the
+    catalogue (its endpoints come from the provider's discovery document)."""
+    app = current_app._get_current_object()
+    registry = app.extensions.get("authlib.integrations.flask_client") or OAuth(app)
+    client = registry.create_client(provider_key)
+    if client is None:
+        client_id, secret = catalogue.credentials(provider_key)
+        client = registry.register(provider_key, client_id=client_id, client_secret=secret,
+                                   server_metadata_url=catalogue.provider(provider_key).discovery_url,
+                                   client_kwargs={"code_challenge_method": "S256", "timeout": HTTP_TIMEOUT})
+    return client
+
+
+def _metadata(provider_key: str) -> dict:
+    try:
+        return oauth_client(provider_key).load_server_metadata()
+    except (requests.RequestException, ValueError) as e:
+        raise ProviderUnavailable(f"{catalogue.PROVIDERS[provider_key].name} could not be reached just now. "
+                                  "Nothing was changed: try again in a few minutes.") from e
+
+
+# --- what the person sees ------------------------------------------------------------
+
+def overview(user: User) -> list[dict]:
+    mine = {c.integration: c for c in Connection.select().where(Connection.user == user.id)}
+    rows = []
+    for key in catalogue.INTEGRATIONS:
+        i = catalogue.integration(key)
+        rows.append({"integration": i, "provider": catalogue.PROVIDERS[i.provider], "offered": catalogue.offered(i),
+                     "connection": mine.get(key)})
+    return rows
+
+
+def connection_of(user: User, connection_id: int) -> Connection:
+    found = Connection.get_or_none(Connection.id == connection_id, Connection.user == user.id)
+    if found is None:  # someone else's looks exactly like one that does not exist
+        raise ServiceError("There is no such connection.", 404)
+    return found
+
+
+def offered_integration(key: str) -> catalogue.Integration:
+    i = catalogue.integration(key)
+    if i is None or not catalogue.offered(i):
+        raise ServiceError("That integration is not available here.", 404)
+    return i
+
+
+def imported_count(connection: Connection) -> int:
+    return Lead.select().where(Lead.connection == connection.id).count()
+
+
+# --- connecting ----------------------------------------------------------------------
+
+def begin_connect(key: str, direction: str, redirect_uri: str):
+    """The redirect to the provider's consent screen, with PKCE (S256) and state."""
+    i = offered_integration(key)
+    if direction not in i.directions:
+        raise ServiceError("Choose how to sync.")
+    _metadata(i.provider)  # a provider that is down is said so here, not after a redirect
+    session[_PENDING] = {"key": key, "direction": direction}
+    params = {"scope": " ".join(catalogue.scopes_for(i, direction))}
+    if i.provider == "google":  # a refresh token, and Google's granular consent
+        params.update(access_type="offline", prompt="consent", include_granted_scopes="true")
+    return oauth_client(i.provider).authorize_redirect(redirect_uri, **params)
+
+
+def complete_connect(user: User, key: str) -> Connection:
+    """The callback. Raises ServiceError, with nothing stored, when anything is off."""
+    i = offered_integration(key)
+    pending = session.pop(_PENDING, None)
+    if not pending or pending.get("key") != key:
+        raise ServiceError("This answer from the provider does not match a connection you started here. Nothing "
+                           "was connected: start again from Integrations.")
+    token = exchange_code(i.provider)
+    granted = (token.get("scope") or " ".join(catalogue.scopes_for(i, pending["direction"]))).split()
+    if not set(granted) & set(i.read_scopes + i.write_scopes):
+        _revoke_quietly(i.provider, token)
+        raise ServiceError(f"You did not allow access to {i.name}, so nothing was connected.")
+    direction = pending["direction"]
+    if direction != Direction.INTO_CRM.value and not set(granted) & set(i.write_scopes):
+        direction = Direction.INTO_CRM.value  # write access was not granted: sync into the CRM only
+    return _save_connection(user, i, token, granted, direction)
+
+
+def exchange_code(provider_key: str, nothing_done: str = "Nothing was connected") -> dict:
+    """The callback's code for tokens (state, PKCE verifier and, for OpenID Connect,
+    the id_token's signature and nonce checked by Authlib); every failure in words."""
+    name = catalogue.PROVIDERS[provider_key].name
+    try:
+        token = oauth_client(provider_key).authorize_access_token()
+    except OAuthError as e:
+        if e.error == "access_denied":
+            raise ServiceError(f"You did not allow access at {name}, so {nothing_done.lower()}.") from e
+        if e.error in ("mismatching_state", "invalid_state"):
+            raise ServiceError("This answer from the provider is not valid here: it was changed, already used, or "
+                               f"started in another browser. {nothing_done}: start again.") from e
+        raise ServiceError(f"{name} refused to complete this ({e.error}). {nothing_done}: start again.") from e
+    except JoseError as e:
+        raise ServiceError(f"{name}'s proof of who you are did not check out. {nothing_done}.") from e
+    except requests.RequestException as e:
+        raise ProviderUnavailable(f"{name} did not answer in time. {nothing_done}: try again.") from e
+    except (ValueError, AuthlibBaseError) as e:
+        raise ProviderUnavailable(f"{name} sent an answer we could not read. {nothing_done}: "
+                                  "try again later.") from e
+    if not isinstance(token, dict) or not token.get("access_token"):
+        raise ProviderUnavailable(f"{name} sent no access token. {nothing_done}: try again later.")
+    return token
+
+
+def _save_connection(user: User, i: catalogue.Integration, token: dict, granted: list[str],
+                     direction: str) -> Connection:
+    fields = dict(status=ConnectionStatus.CONNECTED.value, direction=direction, granted_scopes=" ".join(granted),
+                  access_token=token["access_token"], refresh_token=token.get("refresh_token"),
+                  token_expires_at=_expiry(token), last_error="", connected_at=utcnow())
+    with database.atomic():
+        existing = Connection.get_or_none(Connection.user == user.id, Connection.integration == i.key)
+        if existing and existing.status == ConnectionStatus.DISCONNECTING.value:
+            raise ServiceError("This integration is still being disconnected. Connect it again in a minute.", 409)
+        if existing:
+            fields["refresh_token"] = fields["refresh_token"] or existing.refresh_token
+            Connection.update(**fields).where(Connection.id == existing.id).execute()
+            connection = Connection.get_by_id(existing.id)
+        else:
+            connection = Connection.create(user=user.id, integration=i.key, **fields)
+        audit.record(audit.Event("integration.connected", actor=user, subject=user, details={
+            "integration": i.key, "scopes": granted, "direction": direction}))
+    if i.adapter != "google_sheets":  # a sheet is imported when the person picks one
+        request_sync(connection)
+    return connection
+
+
+def _expiry(token: dict):
+    if token.get("expires_at"):
+        return utcnow() + timedelta(seconds=max(0, int(token["expires_at"] - time.time())))
+    if token.get("expires_in"):
+        return utcnow() + timedelta(seconds=int(token["expires_in"]))
+    return None
+
+
+class NeedsMoreAccess(ServiceError):
+    """The direction asks for write access the grant lacks: the person must consent again."""
+    status = 409
+
+
+def set_direction(user: User, connection_id: int, direction: str) -> Connection:
+    connection = connection_of(user, connection_id)
+    i = catalogue.integration(connection.integration)
+    if direction not in i.directions:
+        raise ServiceError("Choose how to sync.")
+    if direction != Direction.INTO_CRM.value and not set(connection.scopes) & set(i.write_scopes):
+        raise NeedsMoreAccess(f"To sync out of the CRM, {catalogue.PROVIDERS[i.provider].name} must allow us to "
+                              "write: allow it on the next screen.")
+    with database.atomic():
+        Connection.update(direction=direction).where(Connection.id == connection.id).execute()
+        audit.record(audit.Event("integration.direction_changed", actor=user, subject=user, details={
+            "integration": i.key, "direction": direction}))
+    return Connection.get_by_id(connection.id)
+
+
+# --- talking to the provider's API ---------------------------------------------------
+
+def api_session(connection: Connection) -> OAuth2Session:
+    """A requests session carrying the connection's token; an expired one is refreshed
+    and the rotated tokens stored before the call."""
+    i = catalogue.integration(connection.integration)
+    client_id, secret = catalogue.credentials(i.provider)
+    token = {"access_token": connection.access_token, "refresh_token": connection.refresh_token,
+             "token_type": "Bearer"}
+    if connection.token_expires_at:
+        token["expires_at"] = int(time.time() + (connection.token_expires_at - utcnow()).total_seconds())
+
+    def store(new_token, refresh_token=None, access_token=None):
+        Connection.update(access_token=new_token["access_token"],
+                          refresh_token=new_token.get("refresh_token") or connection.refresh_token,
+                          token_expires_at=_expiry(new_token)).where(Connection.id == connection.id).execute()
+
+    return OAuth2Session(client_id, secret, token=token, token_endpoint=_metadata(i.provider)["token_endpoint"],
+                         update_token=store, default_timeout=HTTP_TIMEOUT)
+
+
+class GrantLost(Exception):
+    """The provider no longer honours our tokens (revoked, expired refresh token)."""
+
+
+def call(api: OAuth2Session, method: str, url: str, **kwargs) -> dict:
+    """One API call. A 401 gets one forced refresh (the provider may have expired the
+    token early); a second 401, or a refused refresh, means the grant is gone."""
+    for attempt in (1, 2):
+        try:
+            response = api.request(method, url, **kwargs)
+        except OAuthError as e:  # the refresh itself was refused
+            raise GrantLost(e.error or "refresh refused") from e
+        if response.status_code != 401:
+            response.raise_for_status()
+            return response.json() if response.content else {}
+        if attempt == 1 and api.token.get("refresh_token"):
+            try:
+                api.refresh_token()  # stores the rotated tokens through update_token
+            except OAuthError as e:
+                raise GrantLost(e.error or "refresh refused") from e
+    raise GrantLost("the provider refused our access token")
+
+
+# --- syncing -------------------------------------------------------------------------
+
+ADAPTERS: dict = {}  # adapter name -> function(connection, api, progress); filled by integration_adapters
+
+
+def request_sync(connection: Connection) -> Job | None:
+    """Queue a sync unless one is waiting or running."""
+    with database.atomic():
+        current = Connection.get_by_id(connection.id)
+        if current.sync_job_id:
+            job = Job.get_or_none(Job.id == current.sync_job_id)
+            if job and not job.finished:
+                return job
+        job = jobs.enqueue("integration_sync", current.user)
+        Connection.update(sync_job=job.id).where(Connection.id == current.id).execute()
+    return job
+
+
+@jobs.handler("integration_sync")
+def run_sync(job: Job, progress: jobs.Progress) -> None:
+    connection = Connection.get_or_none(Connection.sync_job == job.id)
+    if connection is None or connection.status != ConnectionStatus.CONNECTED.value:
+        return  # disconnected meanwhile: nothing to do
+    i = catalogue.integration(connection.integration)
+    try:
+        ADAPTERS[i.adapter](connection, api_session(connection), progress)
+    except GrantLost as e:
+        _needs_reconnect(connection, str(e))
+        return
+    except (requests.RequestException, ValueError) as e:
+        Connection.update(last_error=f"The last sync failed: {type(e).__name__}. It is retried.").where(
+            Connection.id == connection.id).execute()
+        raise
+    Connection.update(last_synced_at=utcnow(), last_error="").where(Connection.id == connection.id).execute()
+
+
+def _needs_reconnect(connection: Connection, why: str) -> None:
+    with database.atomic():
+        Connection.update(status=ConnectionStatus.NEEDS_RECONNECT.value,
+                          last_error="The provider no longer accepts our access: connect again to resume syncing. "
+                                     "Everything synced so far is kept.").where(Connection.id == connection.id).execute()
+        audit.record(audit.Event("integration.needs_reconnect", subject=User.get_by_id(connection.user_id),
+                                 details={"integration": connection.integration, "why": why[:200]}))
+
+
+def sync_all_due() -> int:
+    """The scheduler's periodic sync of every live connection with a sync adapter."""
+    queued = 0
+    for connection in Connection.select().where(Connection.status == ConnectionStatus.CONNECTED.value):
+        i = catalogue.integration(connection.integration)
+        if i and i.adapter and i.adapter != "google_sheets" and catalogue.credentials(i.provider):
+            request_sync(connection)
+            queued += 1
+    return queued
+
+
+# --- disconnecting -------------------------------------------------------------------
+
+def disconnect(user: User, connection_id: int, delete_imported: bool, actor: User | None = None) -> Job | None:
+    """Revoke, forget the tokens, stop syncing; delete the imported rows (a job) or
+    keep them as ordinary contacts. Returns the deletion job, if any."""
+    connection = connection_of(user, connection_id)
+    if connection.status == ConnectionStatus.DISCONNECTING.value:
+        return Job.get_or_none(Job.id == connection.disconnect_job_id)
+    revoked = _revoke(connection)
+    with database.atomic():
+        details = {"integration": connection.integration, "revoked_at_provider": revoked,
+                   "delete_imported": delete_imported, "imported_rows": imported_count(connection)}
+        job = None
+        if delete_imported:
+            job = jobs.enqueue("integration_disconnect", user)
+            Connection.update(status=ConnectionStatus.DISCONNECTING.value, access_token="", refresh_token=None,
+                              delete_imported=True, disconnect_job=job.id).where(
+                Connection.id == connection.id).execute()
+        else:
+            Connection.delete().where(Connection.id == connection.id).execute()  # its leads stay, unlinked
+        audit.record(audit.Event("integration.disconnected", actor=actor or user, subject=user, details=details))
+    return job
+
+
+def _revoke(connection: Connection) -> bool:
+    """RFC 7009 at the provider. Revoking the refresh token ends the whole grant at
+    Google; we send the refresh token when we have one. False if it could not be done."""
+    if not connection.access_token and not connection.refresh_token:
+        return False
+    i = catalogue.integration(connection.integration)
+    token = connection.refresh_token or connection.access_token
+    hint = "refresh_token" if connection.refresh_token else "access_token"
+    try:
+        endpoint = _metadata(i.provider).get("revocation_endpoint")
+        if not endpoint:
+            return False
+        client_id, secret = catalogue.credentials(i.provider)
+        with OAuth2Session(client_id, secret, default_timeout=HTTP_TIMEOUT) as api:
+            response = api.revoke_token(endpoint, token=token, token_type_hint=hint)
+        return response.status_code == 200
+    except (requests.RequestException, ProviderUnavailable, OAuthError):
+        return False
+
+
+def _revoke_quietly(provider_key: str, token: dict) -> None:
+    fake = Connection(integration=next(k for k, i in catalogue.INTEGRATIONS.items() if i.provider == provider_key),
+                      access_token=token.get("access_token", ""), refresh_token=token.get("refresh_token"))
+    _revoke(fake)
+
+
+@jobs.handler("integration_disconnect")
+def run_disconnect(job: Job, progress: jobs.Progress) -> None:
+    """Delete what the connection brought in, in batches, then the connection itself.
+    Re-run after a kill, it carries on with what is left."""
+    connection = Connection.get_or_none(Connection.disconnect_job == job.id)
+    if connection is None:
+        return
+    progress.total(imported_count(connection))
+    while True:
+        with database.atomic():
+            batch = Lead.select(Lead.id).where(Lead.connection == connection.id).limit(DELETE_BATCH)
+            done = Lead.delete().where(Lead.id.in_(batch)).execute()
+        if not done:
+            break
+        progress.advance(done)
+    with database.atomic():
+        Connection.delete().where(Connection.id == connection.id).execute()
+        audit.record(audit.Event("integration.imported_data_deleted", subject=User.get_by_id(connection.user_id),
+                                 details={"integration": connection.integration}))
+
+
+def revoke_all_of(user: User) -> None:
+    """Erasure: every connection of the person revoked at its provider, before the
+    erasure deletes the connections and every lead they brought in."""
+    for connection in Connection.select().where(Connection.user == user.id):
+        revoked = _revoke(connection)
+        audit.record(audit.Event("integration.disconnected", subject=user, details={
+            "integration": connection.integration, "revoked_at_provider": revoked, "by": "erasure"}))
+
+
+BEFORE_DELETE[Connection] = revoke_all_of
