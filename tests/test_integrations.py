@@ -149,7 +149,7 @@ def test_an_expired_access_token_is_refreshed_and_the_rotated_tokens_kept(app, c
     assert connection.status == "connected"
 
 
-def test_a_grant_revoked_at_the_provider_needs_reconnecting_and_loses_no_data(app, client, provider, alice):
+def test_a_grant_revoked_at_the_provider_needs_reconnecting_and_loses_no_data(app, client, provider, alice, smtp):
     connect(client, provider, alice.email)
     run_jobs(app)
     provider.revoke_all_grants_of(alice.email)
@@ -159,6 +159,7 @@ def test_a_grant_revoked_at_the_provider_needs_reconnecting_and_loses_no_data(ap
     assert the_connection(app, alice).status == "needs_reconnect"
     assert len(leads_of(app, alice)) == 3
     assert "Needs reconnecting" in client.get("/integrations/").text
+    assert smtp.wait_for(alice.email)["Subject"] == "Google Contacts needs reconnecting"
 
 
 def test_disconnect_revokes_at_the_provider_and_deletes_what_it_brought_in(app, client, provider, alice):

@@ -31,7 +31,9 @@ from app.models.base import utcnow
 from app.services import audit, jobs
 from app.services import integration_catalogue as catalogue
 from app.services.erasure import BEFORE_DELETE
-from app.services.errors import ServiceError
+from app.services.errors import MailError, ServiceError
+from app.services.links import external_url
+from app.services.mail import send_email
 
 HTTP_TIMEOUT = 10  # seconds: a provider that does not answer is reported, not waited for
 DELETE_BATCH = 500
@@ -285,12 +287,21 @@ def run_sync(job: Job, progress: jobs.Progress) -> None:
 
 
 def _needs_reconnect(connection: Connection, why: str) -> None:
+    """Stop syncing, keep every row, and tell the person (page and email)."""
+    person = User.get_by_id(connection.user_id)
     with database.atomic():
         Connection.update(status=ConnectionStatus.NEEDS_RECONNECT.value,
                           last_error="The provider no longer accepts our access: connect again to resume syncing. "
                                      "Everything synced so far is kept.").where(Connection.id == connection.id).execute()
-        audit.record(audit.Event("integration.needs_reconnect", subject=User.get_by_id(connection.user_id),
+        audit.record(audit.Event("integration.needs_reconnect", subject=person,
                                  details={"integration": connection.integration, "why": why[:200]}))
+    i = catalogue.integration(connection.integration)
+    try:
+        send_email(person.email, f"{i.name} needs reconnecting", "integration_needs_reconnect",
+                   provider=catalogue.PROVIDERS[i.provider].name, integration=i.name,
+                   link=external_url("integrations.index"))
+    except MailError:
+        pass  # the page says it too; the next failed sync does not mail again (the status has changed)
 
 
 def sync_all_due() -> int:
