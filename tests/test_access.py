@@ -70,6 +70,10 @@ EXPECTED = {
     "dpo.retention_run": {Role.DPO, Role.ADMIN},
     "dpo.retention_runs": {Role.DPO, Role.ADMIN},
     "dpo.retention_run_detail": {Role.DPO, Role.ADMIN},
+    "dpo.subprocessors_register": {Role.DPO, Role.ADMIN},
+    "dpo.subprocessor_new": {Role.DPO, Role.ADMIN},
+    "dpo.subprocessor_detail": {Role.DPO, Role.ADMIN},
+    "dpo.subprocessor_remove": {Role.DPO, Role.ADMIN},
     "admin.scheduled_jobs": {Role.ADMIN},
     "admin.run_scheduled_job": {Role.ADMIN},
     "sales.home": {Role.SALES_OPS},
@@ -109,12 +113,12 @@ EXPECTED = {
 OBJECT_ROUTES = {"sales.import_upload", "sales.import_preview", "sales.import_progress", "sales.import_rejected",
                  "sales.issue_list", "sales.issue_detail", "my_data.download_export", "dpo.request_detail", "sales.newsletter_detail", "sales.newsletter_edit",
                  "dpo.retention_policy", "dpo.retention_run_detail", "integrations.connect", "integrations.callback",
-                 "integrations.disconnection"}
+                 "integrations.disconnection", "dpo.subprocessor_detail", "dpo.subprocessor_remove"}
 SAMPLE_ARGS = {"token": "not-a-real-token", "filename": "css/app.css", "key": "marketing_email", "device_id": 1,
                "key_id": 1, "slug": "lead", "export_id": 1,
                "request_id": 999, "import_id": 999, "issue_id": 1, "newsletter_id": 1, "policy_id": 999,
                "run_id": 999, "job_id": "enforce_retention",
-               "connection_id": 999, "deletion_id": 999, "provider": "google"}
+               "connection_id": 999, "deletion_id": 999, "provider": "google", "subprocessor_id": 999}
 
 
 def get_routes(app):

@@ -3,6 +3,7 @@ loopback (tests/support/oauth_provider.py): connect with PKCE and state, partial
 grants, sync and refresh, a grant revoked at the provider, disconnect with
 revocation (RFC 7009) and deletion, and every bad callback refused with nothing
 half-connected."""
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -121,8 +122,11 @@ def test_a_partial_grant_connects_for_reading_and_two_way_asks_for_write_access(
     asks = post_form(client, f"/integrations/connections/{connection.id}/direction", {f"c{connection.id}-direction":
                                                                                        "two_way"},
                      token_from="/integrations/")
-    assert asks.status_code == 302 and CONTACTS in parse_qs(urlsplit(asks.headers["Location"]).query)["scope"][0]
-    client.get(consent_at_provider(asks.headers["Location"]))
+    assert asks.headers["Location"] == "/integrations/google_contacts/connect?direction=two_way"  # disclosure first
+    assert 'checked id="direction-2" name="direction" type="radio" value="two_way"' in client.get(asks.headers["Location"]).text
+    authorize = start_connect(client, direction="two_way")
+    assert CONTACTS in parse_qs(urlsplit(authorize).query)["scope"][0]
+    client.get(consent_at_provider(authorize))
     connection = the_connection(app, alice)
     assert connection.direction == "two_way" and CONTACTS in connection.scopes
 
@@ -172,11 +176,9 @@ def test_disconnect_revokes_at_the_provider_and_deletes_what_it_brought_in(app, 
     response = post_form(client, f"/integrations/connections/{connection.id}/disconnect", {"imported": "delete"},
                          token_from="/integrations/")
     assert response.status_code == 303 and "/integrations/disconnections/" in response.headers["Location"]
-    assert [(r["token"], r["client_id"]) for r in provider.revoked] == [(refresh, CLIENT_ID)]
-    with app.app_context(), database.connection_context():
-        tokens = Connection.get_by_id(connection.id)
-        assert (tokens.access_token, tokens.refresh_token, tokens.status) == ("", None, "disconnecting")
+    assert the_connection(app, alice).status == "disconnecting"  # syncing stops at once
     run_jobs(app)
+    assert [(r["token"], r["client_id"]) for r in provider.revoked] == [(refresh, CLIENT_ID)]
     assert [lead.name for lead in leads_of(app, alice)] == ["Typed Here"]
     assert the_connection(app, alice) is None
     assert "everything the connection brought in is deleted (3 contacts)" in client.get(
@@ -190,10 +192,46 @@ def test_disconnect_keeping_the_data_leaves_ordinary_contacts(app, client, provi
     connect(client, provider, alice.email)
     run_jobs(app)
     connection = the_connection(app, alice)
-    post_form(client, f"/integrations/connections/{connection.id}/disconnect", {"imported": "keep"},
-              token_from="/integrations/")
+    response = post_form(client, f"/integrations/connections/{connection.id}/disconnect", {"imported": "keep"},
+                         token_from="/integrations/")
+    run_jobs(app)
     assert the_connection(app, alice) is None and len(provider.revoked) == 1
     assert [lead.connection_id for lead in leads_of(app, alice)] == [None, None, None]
+    assert "stays, as ordinary contacts" in client.get(response.headers["Location"]).text
+
+
+def test_a_revocation_that_fails_is_retried_and_said_plainly(app, client, provider, alice, monkeypatch):
+    connect(client, provider, alice.email)
+    run_jobs(app)
+    connection = the_connection(app, alice)
+    monkeypatch.setattr(integrations, "_revoke_token", lambda *args, **kwargs: False)  # the provider is down
+    page = post_form(client, f"/integrations/connections/{connection.id}/disconnect", {"imported": "delete"},
+                     token_from="/integrations/").headers["Location"]
+    run_jobs(app)  # the job fails and is retried later
+    assert the_connection(app, alice).refresh_token  # kept, to revoke later: never just forgotten
+    assert "could not reach the provider to revoke our access yet" in client.get(page).text
+    monkeypatch.undo()
+    monkeypatch.setattr(jobs, "RETRY_BACKOFF", timedelta(seconds=-1))  # retry now
+    run_jobs(app)
+    assert len(provider.revoked) == 1 and the_connection(app, alice) is None and leads_of(app, alice) == []
+    assert "everything the connection brought in is deleted" in client.get(page).text
+
+
+def test_disconnecting_one_google_integration_keeps_the_other_working(app, client, provider, alice):
+    provider.add_sheet(alice.email, "sheet1", [["Name"], ["Hal Hill"]])
+    connect(client, provider, alice.email)
+    connect(client, provider, alice.email, key="google_sheets")
+    with app.app_context(), database.connection_context():
+        sheets = Connection.get(Connection.integration == "google_sheets")
+    post_form(client, f"/integrations/connections/{sheets.id}/disconnect", {"imported": "delete"},
+              token_from="/integrations/")
+    run_jobs(app)
+    assert provider.revoked == []  # Google would end the whole grant, Contacts included
+    provider.add_contact(alice.email, "Ivy Irwin")
+    sync_now(app, alice)
+    run_jobs(app)
+    assert the_connection(app, alice).status == "connected"
+    assert "Ivy Irwin" in [lead.name for lead in leads_of(app, alice)]
 
 
 # --- bad input ---------------------------------------------------------------------
@@ -204,6 +242,14 @@ def test_a_tampered_state_is_refused_and_nothing_is_connected(app, client, provi
     response = client.get(callback.replace("state=", "state=x"))
     assert response.status_code == 400 and "not valid" in response.text
     assert the_connection(app, alice) is None
+
+
+def test_the_same_callback_twice_is_refused_the_second_time(app, client, provider, alice):
+    provider.auto_approve(alice.email)
+    callback = consent_at_provider(start_connect(client))
+    assert client.get(callback).status_code == 303
+    again = client.get(callback)
+    assert again.status_code == 400 and "does not match a connection you started here" in again.text
 
 
 def test_a_replayed_code_is_refused(app, client, provider, alice):
@@ -267,8 +313,14 @@ def test_a_sheets_import_adds_leads_and_keeps_nothing_of_the_sheet(app, client, 
     assert "2 leads imported" in response.text
     assert [(lead.name, lead.company, lead.source) for lead in leads_of(app, alice)] == [
         ("Fay Ford", "Ford & Co", "google_sheets"), ("Gus Gray", "", "google_sheets")]
+    wrong = post_form(client, f"/integrations/connections/{connection.id}/sheet", {"spreadsheet": "1TypoSheetId"},
+                      token_from="/integrations/", follow_redirects=True)
+    assert wrong.status_code == 200 and "Google found no such spreadsheet" in wrong.text
+    refused = post_form(client, f"/integrations/connections/{connection.id}/sync", token_from="/integrations/",
+                        follow_redirects=True)
+    assert "does not sync" in refused.text
     with app.app_context():
-        assert scan_for(app, ["ZEBRA-REMARK-42", "ZEBRA-REMARK-43", "1SheetZebraId"]) == []
+        assert scan_for(app, ["ZEBRA-REMARK-42", "ZEBRA-REMARK-43", "1SheetZebraId", "1TypoSheetId"]) == []
 
 
 def test_erasing_a_person_revokes_their_connections_and_their_synced_contacts_go(app, client, runner, provider,

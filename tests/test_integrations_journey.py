@@ -63,11 +63,13 @@ def test_connect_see_switch_to_two_way_and_disconnect_with_deletion(app, two_ori
     expect(page.get_by_text("Bob Baker")).to_be_visible()
     page.get_by_role("link", name="Integrations").first.click()
 
-    page.get_by_label("Both ways").check()
+    page.get_by_label(re.compile("^Both ways")).check()
     page.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("Limited Use requirements")).to_be_visible()  # the disclosure before every consent
+    page.get_by_role("button", name="Continue to Google").click()
     expect(page.get_by_label(CONTACTS, exact=True)).to_be_checked()  # asked again, now for write access
     page.get_by_role("button", name="Allow").click()
-    expect(page.get_by_label("Both ways")).to_be_checked()
+    expect(page.get_by_label(re.compile("^Both ways"))).to_be_checked()
     expect(page.locator("#integration-google_contacts")).to_contain_text(CONTACTS)
 
     page.get_by_role("button", name="Disconnect").click()

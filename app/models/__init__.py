@@ -13,6 +13,7 @@ from app.models.newsletters import IssueDelivery, IssueStatus, Newsletter, Newsl
 from app.models.profile import Profile
 from app.models.registry import REGISTRY
 from app.models.retention import RetentionPolicy, RetentionRun, ScheduledRun
+from app.models.subprocessors import Subprocessor, SubprocessorVersion
 from app.models.requests import (
     PrivacyRequest, RequestEvent, RequestKind, RequestNote, RequestStatus, Suppression,
 )
@@ -26,6 +27,7 @@ ALL_MODELS = (
     PrivacyRequest, RequestEvent, RequestNote, Suppression, Newsletter, PendingSubscription,
     NewsletterIssue, IssueDelivery, Unsubscribe,
     SubscriberImport, ImportEvidence, RetentionPolicy, RetentionRun, ScheduledRun,
+    Subprocessor, SubprocessorVersion,
 )
 
 __all__ = [m.__name__ for m in ALL_MODELS] + [

@@ -26,7 +26,7 @@ from faker import Faker
 from app.db import database
 from app.models import (
     CalendarEntry, CallLog, Device, EmailEngagement, Lead, LeadSource, LocationCheckin,
-    PaymentMethod, Profile, Role, SmsLog, SupportInteraction, UploadedFile, UsageEvent, User,
+    PaymentMethod, Profile, Role, SmsLog, Subprocessor, SupportInteraction, UploadedFile, UsageEvent, User,
 )
 from app.models.base import utcnow
 from app.models.consent import ConsentSource, Purpose
@@ -34,7 +34,7 @@ from app.models.newsletters import (
     IssueDelivery, IssueStatus, Newsletter, NewsletterIssue, PendingSubscription, Unsubscribe,
 )
 from app.models.requests import PrivacyRequest, RequestEvent, RequestKind, RequestNote, RequestStatus
-from app.services import audit, consent, newsletters, requests
+from app.services import audit, consent, newsletters, requests, subprocessors
 from app.services.deadlines import due_date
 from app.services.dpo import DENIAL_REASONS
 from app.services.purposes import ensure_catalogue
@@ -79,6 +79,20 @@ DEMO_REQUESTS = [
     (20, _K.OBJECTION, "UK", (_S.COMPLETED, 3)), (9, _K.RECTIFICATION, "GDPR", (_S.DENIED, 5)),
 ]
 BATCH_SIZE = 100
+# The sub-processor register: (days ago, name, purpose, country, transfer mechanism, UK Addendum, data).
+DEMO_SUBPROCESSORS = (
+    (730, "Hetzner Online GmbH", "Hosts the application servers, the database and its encrypted backups.", "DE", "none",
+     False, ("Account", "Profile", "Contacts and leads", "Calendar", "Call logs", "Text messages", "Uploaded files",
+             "Usage and navigation", "Privacy choices", "Consent records")),
+    (400, "ActiveCampaign, LLC (Postmark)", "Delivers the transactional emails and the newsletters.", "US",
+     "scc_module_2", True, ("Account", "Newsletter issues sent to you", "Email engagement", "Sign-in links")),
+    (300, "OneSignal, Inc.", "Delivers push notifications to the devices people enabled them on.", "US",
+     "scc_module_3", True, ("Devices and push tokens",)),
+    (200, "Google LLC", "Google Contacts and Google Sheets sync, for the people who connect them.", "US",
+     "scc_module_3", True, ("Connected integrations", "Contacts and leads")),
+    (500, "Sinch Sweden AB", "Sent the SMS reminders and two-way text messages.", "SE", "none", False,
+     ("Account", "Text messages")),
+)
 
 # (country, time zone, language, Faker locale, a city centre for check-ins)
 COUNTRIES = (
@@ -184,6 +198,7 @@ class _DemoBuilder:
         self._alice_choices(alice)
         self._request_history(others)
         self._newsletters(alice, others)
+        self._subprocessors()
 
     def _alice_choices(self, alice: User) -> None:
         """Alice said yes to some purposes and changed her mind on one, so her
@@ -202,6 +217,28 @@ class _DemoBuilder:
         RequestNote.create(request=done, author=dpo, author_label=dpo.email,
                            body="Checked the company register: the new name is right.")
         self.counts["PrivacyRequest"] += 1
+
+    def _subprocessors(self) -> None:
+        """The sub-processor register, with a little history: one changed its SCC
+        module, one was removed, so "as of" a past date shows a different list."""
+        if Subprocessor.select().exists():
+            return
+        dpo = User.by_email("dpo@example.com")
+        for days_ago, name, purpose, country, mechanism, uk, categories in DEMO_SUBPROCESSORS:
+            details = subprocessors.Details(name, purpose, list(categories), country, mechanism, uk,
+                                            (self.now - timedelta(days=days_ago)).date())
+            row = subprocessors.add_subprocessor(details, "Engaged after a security and transfer review.", dpo,
+                                                 now=self.now - timedelta(days=days_ago))
+            self.counts["Subprocessor"] += 1
+            if mechanism == "scc_module_2":  # the email provider: re-assessed later
+                subprocessors.change_subprocessor(
+                    row.id, subprocessors.Details(name, purpose, list(categories), country, "scc_module_3", uk,
+                                                  details.since),
+                    "We process our customers' data as their processor: module 3 applies, not module 2.", dpo,
+                    now=self.now - timedelta(days=100))
+        sms = Subprocessor.get(Subprocessor.name == "Sinch Sweden AB")
+        subprocessors.remove_subprocessor(sms.id, "SMS sending moved to our own gateway; Sinch deleted the data.",
+                                          dpo, now=self.now - timedelta(days=45))
 
     def _newsletters(self, alice: User, people: list[int]) -> None:
         """Two newsletters: Alice reads one; others confirmed, left, or have not

@@ -40,15 +40,14 @@ def _erased_email(user_id: int) -> str:
 
 # --- what each strategy does to a category ---------------------------------------
 
-# Work a category needs before its rows go: a connection's tokens are revoked at the
+# Work a category needs before its rows go, done outside the category's transaction
+# (it may call out over the network): a connection's tokens are revoked at the
 # provider (app.services.integrations registers it).
 BEFORE_DELETE: dict = {}
 
 
 def _delete(entry: PersonalData, user: User) -> int:
     model = entry.model
-    if model in BEFORE_DELETE:
-        BEFORE_DELETE[model](user)
     mine = rows_of(entry, user).select(model.id)  # a subquery: no id list, however many rows
     return model.delete().where(model.id.in_(mine)).execute()
 
@@ -171,6 +170,8 @@ def _erase_categories(user: User, held: dict, done: list[dict], save=lambda: Non
     (which `save` joins, recording the category as done)."""
     for entry in erasure_order():
         if entry.category not in {d["category"] for d in done}:
+            if entry.model in BEFORE_DELETE and entry.category not in held and entry.erasure is Erasure.DELETE:
+                BEFORE_DELETE[entry.model](user)
             with database.atomic():
                 done.append(_apply(entry, user, held))
                 save()

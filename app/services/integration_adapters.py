@@ -3,6 +3,10 @@ provider's own format. Each row it creates names its connection (Lead.connection
 and the provider's id of the row (Lead.external_id)."""
 from __future__ import annotations
 
+from urllib.parse import quote
+
+import requests
+
 from app.db import database
 from app.models import Connection, Direction, Lead, LeadSource
 from app.services import audit
@@ -100,12 +104,19 @@ def import_sheet(connection: Connection, spreadsheet_id: str, cell_range: str) -
     spreadsheet_id, cell_range = spreadsheet_id.strip(), (cell_range.strip() or "A1:Z1000")
     if not spreadsheet_id or "/" in spreadsheet_id:
         raise ServiceError("Give the spreadsheet's id: the long code between /d/ and /edit in its address.")
+    path = f"/v4/spreadsheets/{quote(spreadsheet_id, safe='')}/values/{quote(cell_range, safe='')}"
     try:
-        values = call(api_session(connection), "GET",
-                      f"{i.api_base}/v4/spreadsheets/{spreadsheet_id}/values/{cell_range}").get("values", [])
+        values = call(api_session(connection), "GET", i.api_base + path).get("values", [])
     except GrantLost as e:
         _needs_reconnect(connection, str(e))
         raise ServiceError("Google no longer accepts our access: connect again, then import.", 409) from e
+    except requests.HTTPError as e:  # the sheet's id stays out of logs and messages: we keep nothing of it
+        if e.response is not None and e.response.status_code in (400, 403, 404):
+            raise ServiceError("Google found no such spreadsheet or range, or you have no access to it. Check the "
+                               "id and the cells, and try again.") from None
+        raise ServiceError("Google could not give the sheet just now. Nothing was imported: try again.") from None
+    except requests.RequestException:
+        raise ServiceError("Google did not answer in time. Nothing was imported: try again.") from None
     if not values:
         raise ServiceError("That range of the sheet is empty: nothing was imported.")
     header = [COLUMNS.get(cell.strip().lower()) for cell in values[0]]

@@ -87,6 +87,14 @@ def connection_of(user: User, connection_id: int) -> Connection:
     return found
 
 
+def live_connection_of(user: User, connection_id: int) -> Connection:
+    """A connection the person may act on now: connected, not being disconnected."""
+    connection = connection_of(user, connection_id)
+    if connection.status != ConnectionStatus.CONNECTED.value:
+        raise ServiceError("This connection is not active: connect it again first.", 409)
+    return connection
+
+
 def offered_integration(key: str) -> catalogue.Integration:
     i = catalogue.integration(key)
     if i is None or not catalogue.offered(i):
@@ -108,27 +116,35 @@ def begin_connect(key: str, direction: str, redirect_uri: str):
     _metadata(i.provider)  # a provider that is down is said so here, not after a redirect
     session[_PENDING] = {"key": key, "direction": direction}
     params = {"scope": " ".join(catalogue.scopes_for(i, direction))}
-    if i.provider == "google":  # a refresh token, and Google's granular consent
-        params.update(access_type="offline", prompt="consent", include_granted_scopes="true")
+    if i.provider == "google":  # a refresh token each time; no merging with other integrations' scopes
+        params.update(access_type="offline", prompt="consent")
     return oauth_client(i.provider).authorize_redirect(redirect_uri, **params)
 
 
 def complete_connect(user: User, key: str) -> Connection:
-    """The callback. Raises ServiceError, with nothing stored, when anything is off."""
+    """The callback. Raises ServiceError, with nothing stored and the new grant given
+    back, when anything is off. `connection.downgraded` says write access was asked
+    for and not granted."""
     i = offered_integration(key)
     pending = session.pop(_PENDING, None)
     if not pending or pending.get("key") != key:
         raise ServiceError("This answer from the provider does not match a connection you started here. Nothing "
                            "was connected: start again from Integrations.")
     token = exchange_code(i.provider)
-    granted = (token.get("scope") or " ".join(catalogue.scopes_for(i, pending["direction"]))).split()
-    if not set(granted) & set(i.read_scopes + i.write_scopes):
-        _revoke_quietly(i.provider, token)
-        raise ServiceError(f"You did not allow access to {i.name}, so nothing was connected.")
-    direction = pending["direction"]
-    if direction != Direction.INTO_CRM.value and not set(granted) & set(i.write_scopes):
-        direction = Direction.INTO_CRM.value  # write access was not granted: sync into the CRM only
-    return _save_connection(user, i, token, granted, direction)
+    try:
+        granted = (token.get("scope") or " ".join(catalogue.scopes_for(i, pending["direction"]))).split()
+        if not set(granted) & set(i.read_scopes + i.write_scopes):
+            raise ServiceError(f"You did not allow access to {i.name}, so nothing was connected.")
+        direction = pending["direction"]
+        downgraded = direction != Direction.INTO_CRM.value and not set(granted) & set(i.write_scopes)
+        if downgraded:
+            direction = Direction.INTO_CRM.value  # write access was not granted: sync into the CRM only
+        connection = _save_connection(user, i, token, granted, direction)
+    except ServiceError:
+        _give_back(user, i.provider, token)  # a grant we will not use is not kept alive
+        raise
+    connection.downgraded = downgraded
+    return connection
 
 
 def exchange_code(provider_key: str, nothing_done: str = "Nothing was connected") -> dict:
@@ -166,7 +182,7 @@ def _save_connection(user: User, i: catalogue.Integration, token: dict, granted:
         if existing and existing.status == ConnectionStatus.DISCONNECTING.value:
             raise ServiceError("This integration is still being disconnected. Connect it again in a minute.", 409)
         if existing:
-            fields["refresh_token"] = fields["refresh_token"] or existing.refresh_token
+            # Never a refresh token of an earlier grant (perhaps another account) with this one.
             Connection.update(**fields).where(Connection.id == existing.id).execute()
             connection = Connection.get_by_id(existing.id)
         else:
@@ -192,9 +208,9 @@ class NeedsMoreAccess(ServiceError):
 
 
 def set_direction(user: User, connection_id: int, direction: str) -> Connection:
-    connection = connection_of(user, connection_id)
+    connection = live_connection_of(user, connection_id)
     i = catalogue.integration(connection.integration)
-    if direction not in i.directions:
+    if direction not in i.directions or not i.write_scopes:
         raise ServiceError("Choose how to sync.")
     if direction != Direction.INTO_CRM.value and not set(connection.scopes) & set(i.write_scopes):
         raise NeedsMoreAccess(f"To sync out of the CRM, {catalogue.PROVIDERS[i.provider].name} must allow us to "
@@ -219,9 +235,12 @@ def api_session(connection: Connection) -> OAuth2Session:
         token["expires_at"] = int(time.time() + (connection.token_expires_at - utcnow()).total_seconds())
 
     def store(new_token, refresh_token=None, access_token=None):
-        Connection.update(access_token=new_token["access_token"],
-                          refresh_token=new_token.get("refresh_token") or connection.refresh_token,
-                          token_expires_at=_expiry(new_token)).where(Connection.id == connection.id).execute()
+        kept = Connection.update(access_token=new_token["access_token"],
+                                 refresh_token=new_token.get("refresh_token") or connection.refresh_token,
+                                 token_expires_at=_expiry(new_token)).where(
+            Connection.id == connection.id, Connection.status == ConnectionStatus.CONNECTED.value).execute()
+        if not kept:  # disconnected while we refreshed: give the new grant back at once
+            _revoke_token(i.provider, new_token.get("refresh_token") or new_token["access_token"])
 
     return OAuth2Session(client_id, secret, token=token, token_endpoint=_metadata(i.provider)["token_endpoint"],
                          update_token=store, default_timeout=HTTP_TIMEOUT)
@@ -256,7 +275,10 @@ ADAPTERS: dict = {}  # adapter name -> function(connection, api, progress); fill
 
 
 def request_sync(connection: Connection) -> Job | None:
-    """Queue a sync unless one is waiting or running."""
+    """Queue a sync unless one is waiting or running (a sheet import is not a sync)."""
+    i = catalogue.integration(connection.integration)
+    if i is None or i.adapter not in ADAPTERS:
+        raise ServiceError(f"{i.name if i else 'This integration'} does not sync: nothing to do.", 409)
     with database.atomic():
         current = Connection.get_by_id(connection.id)
         if current.sync_job_id:
@@ -273,6 +295,8 @@ def run_sync(job: Job, progress: jobs.Progress) -> None:
     connection = Connection.get_or_none(Connection.sync_job == job.id)
     if connection is None or connection.status != ConnectionStatus.CONNECTED.value:
         return  # disconnected meanwhile: nothing to do
+    if not User.get_by_id(connection.user_id).active:
+        return  # an account being erased (or closed) syncs nothing more
     i = catalogue.integration(connection.integration)
     try:
         ADAPTERS[i.adapter](connection, api_session(connection), progress)
@@ -290,9 +314,13 @@ def _needs_reconnect(connection: Connection, why: str) -> None:
     """Stop syncing, keep every row, and tell the person (page and email)."""
     person = User.get_by_id(connection.user_id)
     with database.atomic():
-        Connection.update(status=ConnectionStatus.NEEDS_RECONNECT.value,
-                          last_error="The provider no longer accepts our access: connect again to resume syncing. "
-                                     "Everything synced so far is kept.").where(Connection.id == connection.id).execute()
+        changed = Connection.update(
+            status=ConnectionStatus.NEEDS_RECONNECT.value,
+            last_error="The provider no longer accepts our access: connect again to resume syncing. "
+                       "Everything synced so far is kept.").where(
+            Connection.id == connection.id, Connection.status == ConnectionStatus.CONNECTED.value).execute()
+        if not changed:
+            return  # being disconnected, or already marked: nothing to tell
         audit.record(audit.Event("integration.needs_reconnect", subject=person,
                                  details={"integration": connection.integration, "why": why[:200]}))
     i = catalogue.integration(connection.integration)
@@ -307,9 +335,11 @@ def _needs_reconnect(connection: Connection, why: str) -> None:
 def sync_all_due() -> int:
     """The scheduler's periodic sync of every live connection with a sync adapter."""
     queued = 0
-    for connection in Connection.select().where(Connection.status == ConnectionStatus.CONNECTED.value):
+    live = (Connection.select().join(User, on=(Connection.user == User.id))
+            .where(Connection.status == ConnectionStatus.CONNECTED.value, User.active == True))  # noqa: E712
+    for connection in live:
         i = catalogue.integration(connection.integration)
-        if i and i.adapter and i.adapter != "google_sheets" and catalogue.credentials(i.provider):
+        if i and i.adapter in ADAPTERS and catalogue.credentials(i.provider):
             request_sync(connection)
             queued += 1
     return queued
@@ -317,41 +347,100 @@ def sync_all_due() -> int:
 
 # --- disconnecting -------------------------------------------------------------------
 
-def disconnect(user: User, connection_id: int, delete_imported: bool, actor: User | None = None) -> Job | None:
-    """Revoke, forget the tokens, stop syncing; delete the imported rows (a job) or
-    keep them as ordinary contacts. Returns the deletion job, if any."""
+def disconnect(user: User, connection_id: int, delete_imported: bool, actor: User | None = None) -> Job:
+    """Stop syncing at once; the job revokes our access at the provider (retrying
+    until it can), forgets the tokens, then deletes what the connection brought in
+    or keeps it as ordinary contacts. A second submit returns the same job."""
     connection = connection_of(user, connection_id)
-    if connection.status == ConnectionStatus.DISCONNECTING.value:
-        return Job.get_or_none(Job.id == connection.disconnect_job_id)
-    revoked = _revoke(connection)
     with database.atomic():
-        details = {"integration": connection.integration, "revoked_at_provider": revoked,
-                   "delete_imported": delete_imported, "imported_rows": imported_count(connection)}
-        job = None
-        if delete_imported:
-            job = jobs.enqueue("integration_disconnect", user)
-            Connection.update(status=ConnectionStatus.DISCONNECTING.value, access_token="", refresh_token=None,
-                              delete_imported=True, disconnect_job=job.id).where(
-                Connection.id == connection.id).execute()
-        else:
-            Connection.delete().where(Connection.id == connection.id).execute()  # its leads stay, unlinked
-        audit.record(audit.Event("integration.disconnected", actor=actor or user, subject=user, details=details))
+        job = jobs.enqueue("integration_disconnect", user)
+        claimed = Connection.update(status=ConnectionStatus.DISCONNECTING.value, delete_imported=delete_imported,
+                                    disconnect_job=job.id).where(
+            Connection.id == connection.id, Connection.status != ConnectionStatus.DISCONNECTING.value).execute()
+        if not claimed:  # already being disconnected (double submit, another tab)
+            Job.delete().where(Job.id == job.id).execute()
+            return Job.get_by_id(Connection.get_by_id(connection.id).disconnect_job_id)
+        audit.record(audit.Event("integration.disconnect_requested", actor=actor or user, subject=user, details={
+            "integration": connection.integration, "delete_imported": delete_imported,
+            "imported_rows": imported_count(connection)}))
     return job
 
 
-def _revoke(connection: Connection) -> bool:
-    """RFC 7009 at the provider. Revoking the refresh token ends the whole grant at
-    Google; we send the refresh token when we have one. False if it could not be done."""
-    if not connection.access_token and not connection.refresh_token:
-        return False
+class RevocationFailed(Exception):
+    """The provider could not be reached to revoke: the job is retried."""
+
+
+@jobs.handler("integration_disconnect")
+def run_disconnect(job: Job, progress: jobs.Progress) -> None:
+    """Revoke, forget the tokens, then delete (or unlink) the imported rows and the
+    connection. Each step is done before the next; re-run after a kill or a failed
+    revocation, it carries on with what is left."""
+    connection = Connection.get_or_none(Connection.disconnect_job == job.id)
+    if connection is None:
+        return
+    person = User.get_by_id(connection.user_id)
+    if connection.access_token or connection.refresh_token:
+        revoked = _revoke_unless_shared(connection)
+        if revoked is False:
+            raise RevocationFailed(f"{connection.integration}: the provider could not be reached to revoke")
+        Connection.update(access_token="", refresh_token=None).where(Connection.id == connection.id).execute()
+        audit.record(audit.Event("integration.disconnected", subject=person, details={
+            "integration": connection.integration, "revoked_at_provider": revoked is True,
+            "grant_kept_for": "another integration of the same provider" if revoked is None else ""}))
+    if connection.delete_imported:
+        progress.total(imported_count(connection))
+        while True:
+            with database.atomic():
+                batch = Lead.select(Lead.id).where(Lead.connection == connection.id).limit(DELETE_BATCH)
+                done = Lead.delete().where(Lead.id.in_(batch)).execute()
+            if not done:
+                break
+            progress.advance(done)
+    with database.atomic():
+        if connection.delete_imported:  # what a sync still added meanwhile goes too
+            Lead.delete().where(Lead.connection == connection.id).execute()
+        Connection.delete().where(Connection.id == connection.id).execute()  # kept rows are unlinked (SET NULL)
+        audit.record(audit.Event("integration.imported_data_deleted" if connection.delete_imported
+                                 else "integration.imported_data_kept", subject=person,
+                                 details={"integration": connection.integration}))
+
+
+def _revoke_unless_shared(connection: Connection) -> bool | None:
+    """Revoke our grant at the provider, unless another live connection of the person
+    uses the same provider: Google ends the whole grant (every integration) on any
+    revocation, so then we only forget this connection's tokens. None: not revoked
+    on purpose; False: could not."""
     i = catalogue.integration(connection.integration)
-    token = connection.refresh_token or connection.access_token
-    hint = "refresh_token" if connection.refresh_token else "access_token"
+    if _others_with_provider(connection.user_id, i.provider, connection.id):
+        return None
+    return _revoke(connection)
+
+
+def _others_with_provider(user_id: int, provider_key: str, except_id: int | None = None) -> bool:
+    keys = [k for k, i in catalogue.INTEGRATIONS.items() if i.provider == provider_key]
+    others = Connection.select().where(Connection.user == user_id, Connection.integration.in_(keys),
+                                       Connection.status != ConnectionStatus.DISCONNECTING.value)
+    if except_id is not None:
+        others = others.where(Connection.id != except_id)
+    return others.exists()
+
+
+def _revoke(connection: Connection) -> bool:
+    """RFC 7009 at the provider, with the refresh token when we have one (at Google
+    that ends the whole grant). True if the provider confirmed it."""
+    if not connection.access_token and not connection.refresh_token:
+        return True
+    i = catalogue.integration(connection.integration)
+    return _revoke_token(i.provider, connection.refresh_token or connection.access_token,
+                         "refresh_token" if connection.refresh_token else "access_token")
+
+
+def _revoke_token(provider_key: str, token: str, hint: str = "refresh_token") -> bool:
     try:
-        endpoint = _metadata(i.provider).get("revocation_endpoint")
+        endpoint = _metadata(provider_key).get("revocation_endpoint")
         if not endpoint:
-            return False
-        client_id, secret = catalogue.credentials(i.provider)
+            return True  # the provider offers no revocation: forgetting the token is all we can do
+        client_id, secret = catalogue.credentials(provider_key)
         with OAuth2Session(client_id, secret, default_timeout=HTTP_TIMEOUT) as api:
             response = api.revoke_token(endpoint, token=token, token_type_hint=hint)
         return response.status_code == 200
@@ -359,38 +448,18 @@ def _revoke(connection: Connection) -> bool:
         return False
 
 
-def _revoke_quietly(provider_key: str, token: dict) -> None:
-    fake = Connection(integration=next(k for k, i in catalogue.INTEGRATIONS.items() if i.provider == provider_key),
-                      access_token=token.get("access_token", ""), refresh_token=token.get("refresh_token"))
-    _revoke(fake)
-
-
-@jobs.handler("integration_disconnect")
-def run_disconnect(job: Job, progress: jobs.Progress) -> None:
-    """Delete what the connection brought in, in batches, then the connection itself.
-    Re-run after a kill, it carries on with what is left."""
-    connection = Connection.get_or_none(Connection.disconnect_job == job.id)
-    if connection is None:
-        return
-    progress.total(imported_count(connection))
-    while True:
-        with database.atomic():
-            batch = Lead.select(Lead.id).where(Lead.connection == connection.id).limit(DELETE_BATCH)
-            done = Lead.delete().where(Lead.id.in_(batch)).execute()
-        if not done:
-            break
-        progress.advance(done)
-    with database.atomic():
-        Connection.delete().where(Connection.id == connection.id).execute()
-        audit.record(audit.Event("integration.imported_data_deleted", subject=User.get_by_id(connection.user_id),
-                                 details={"integration": connection.integration}))
+def _give_back(user: User, provider_key: str, token: dict) -> None:
+    """A grant the callback will not keep: revoked, unless the person has another live
+    connection to the provider (the grant is shared: revoking would end that one too)."""
+    if not _others_with_provider(user.id, provider_key):
+        _revoke_token(provider_key, token.get("refresh_token") or token.get("access_token", ""))
 
 
 def revoke_all_of(user: User) -> None:
     """Erasure: every connection of the person revoked at its provider, before the
     erasure deletes the connections and every lead they brought in."""
     for connection in Connection.select().where(Connection.user == user.id):
-        revoked = _revoke(connection)
+        revoked = _revoke(connection)  # all of them go: the shared grant may end
         audit.record(audit.Event("integration.disconnected", subject=user, details={
             "integration": connection.integration, "revoked_at_provider": revoked, "by": "erasure"}))
 

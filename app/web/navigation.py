@@ -7,13 +7,15 @@ NAVIGATION = {
     Role.SUBJECT: [("portal.home", "My privacy"), ("my_data.overview", "My data"), ("preferences.page", "Preferences"),
                    ("integrations.index", "Integrations"), ("privacy_requests.index", "Requests")],
     Role.DPO: [("dpo.home", "DPO console"), ("dpo.request_queue", "Requests"), ("dpo.audit_log", "Audit log"),
-               ("dpo.registry", "Data register"), ("dpo.retention_policies", "Retention")],
+               ("dpo.registry", "Data register"), ("dpo.retention_policies", "Retention"),
+               ("dpo.subprocessors_register", "Sub-processors")],
     Role.SALES_OPS: [("sales.home", "Sales ops"), ("sales.newsletter_list", "Newsletters"),
                      ("sales.suppression_list", "Suppression list")],
     # Admins see the DPO's console too (and may act: the audit log names them).
     Role.ADMIN: [("admin.users", "Users"), ("admin.purposes", "Purposes"), ("admin.api_keys", "API keys"),
                  ("admin.scheduled_jobs", "Jobs"), ("dpo.home", "DPO console"), ("dpo.request_queue", "Requests"),
-                 ("dpo.registry", "Data register"), ("dpo.retention_policies", "Retention")],
+                 ("dpo.registry", "Data register"), ("dpo.retention_policies", "Retention"),
+                 ("dpo.subprocessors_register", "Sub-processors")],
     Role.CUSTOMER_ADMIN: [("customer.home", "Company")],
 }
 

@@ -4,8 +4,8 @@ from wtforms.validators import DataRequired, Length
 
 DIRECTIONS = {
     "in": "One way into the CRM: read from the provider, never write to it",
-    "out": "One way out: send contacts you add here to the provider",
-    "two_way": "Both ways",
+    "out": "One way out: contacts you add here are added to the provider once",
+    "two_way": "Both ways: contacts from the provider are kept in step, and contacts you add here are added there once",
 }
 
 

@@ -2,7 +2,7 @@
 The rules are in app.services.integrations; the OAuth dance is Authlib's."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from app.extensions import limiter
@@ -43,7 +43,9 @@ def index():
 def connect(key):
     integration = _offered(key)
     allow_form_target(catalogue.provider(integration.provider).discovery_url)
-    form = DirectionForm().offer(integration.directions)
+    asked = request.args.get("direction")
+    form = (DirectionForm(direction=asked) if asked in integration.directions else DirectionForm()).offer(
+        integration.directions)
     if form.validate_on_submit():
         try:
             return integrations.begin_connect(key, form.direction.data,
@@ -61,9 +63,15 @@ def callback(key):
         connection = integrations.complete_connect(current_user, key)
     except ServiceError as e:
         return render_template("integrations/failed.html", message=e.message, key=key), e.status
-    name = catalogue.integration(key).name
-    granted = ", ".join(connection.scopes)
-    flash(f"{name} is connected. Access granted: {granted}. The first sync has started.", "success")
+    i = catalogue.integration(key)
+    provider = catalogue.PROVIDERS[i.provider].name
+    if getattr(connection, "downgraded", False):
+        flash(f"{i.name} is connected, for syncing into the CRM only: {provider} did not allow us to write. "
+              "Choose “Both ways” again to ask once more.", "success")
+    elif i.adapter == "google_sheets":
+        flash(f"{i.name} is connected. Give a spreadsheet below to import its rows as leads.", "success")
+    else:
+        flash(f"{i.name} is connected; the first sync has started.", "success")
     return redirect(url_for("integrations.index") + f"#integration-{key}", 303)
 
 
@@ -78,9 +86,9 @@ def direction(connection_id):
             integrations.request_sync(connection)
             flash("Saved: syncing that way now.", "success")
         except integrations.NeedsMoreAccess:
-            # Incremental consent: the provider asks for the write access missing.
-            return integrations.begin_connect(connection.integration, form.direction.data,
-                                              external_url("integrations.callback", key=connection.integration))
+            # More access means a new consent, and the disclosure comes right before it.
+            return redirect(url_for("integrations.connect", key=connection.integration,
+                                    direction=form.direction.data), 303)
         except ServiceError as e:
             flash(e.message, "error")
     return _back_to(connection)
@@ -92,8 +100,12 @@ def direction(connection_id):
 def sync_now(connection_id):
     connection = _mine(connection_id)
     if EmptyForm().validate_on_submit():
-        integrations.request_sync(connection)
-        flash("Syncing now. This page shows when it last finished.", "success")
+        try:
+            integrations.live_connection_of(current_user, connection.id)
+            integrations.request_sync(connection)
+            flash("Syncing now. This page shows when it last finished.", "success")
+        except ServiceError as e:
+            flash(e.message, "error")
     return _back_to(connection)
 
 
@@ -105,6 +117,7 @@ def sheet_import(connection_id):
     form = SheetImportForm()
     if form.validate_on_submit():
         try:
+            integrations.live_connection_of(current_user, connection.id)
             added = import_sheet(connection, form.spreadsheet.data, form.cells.data or "")
             flash(f"{added} leads imported. Nothing else of the sheet was kept.", "success")
         except ServiceError as e:
@@ -121,12 +134,9 @@ def disconnect(connection_id):
     form = DisconnectForm()
     if not form.validate_on_submit():
         abort(400)
-    name = catalogue.integration(connection.integration).name
-    job = integrations.disconnect(current_user, connection.id, delete_imported=form.imported.data == "delete")
-    if job is None:
-        flash(f"{name} is disconnected. What it brought in stays, as ordinary contacts.", "success")
-        return redirect(url_for("integrations.index"), 303)
-    return redirect(url_for("integrations.disconnection", deletion_id=job.id), 303)
+    keep = form.imported.data == "keep"
+    job = integrations.disconnect(current_user, connection.id, delete_imported=not keep)
+    return redirect(url_for("integrations.disconnection", deletion_id=job.id, kept=1 if keep else None), 303)
 
 
 @bp.get("/disconnections/<int:deletion_id>")
@@ -135,7 +145,8 @@ def disconnection(deletion_id):
     job = Job.get_or_none(Job.id == deletion_id, Job.user == current_user.id, Job.kind == "integration_disconnect")
     if job is None:
         abort(404)
-    return render_page_or_fragment("integrations/disconnection.html", "integrations/_disconnection.html", job=job)
+    return render_page_or_fragment("integrations/disconnection.html", "integrations/_disconnection.html", job=job,
+                                   kept=request.args.get("kept") == "1")
 
 
 def _back_to(connection):
