@@ -19,7 +19,7 @@ NOT_SEEDED = {"Sign-in links", "Audit log", "Background jobs", "Data exports",  
 NOT_SEEDED |= {"Subscriber imports you ran (staff)", "Consent evidence from imports",  # written by importing a file
                "Newsletter issues you wrote (staff)"}  # staff only
 NOT_SEEDED |= {"Retention policies you changed (staff)", "Retention sweeps you started (staff)"}  # staff only
-NOT_SEEDED |= {"Connected integrations"}  # needs an OAuth client of a real provider
+NOT_SEEDED |= {"Connected integrations", "Accounts you sign in with"}  # need an OAuth client of a real provider
 NOT_SEEDED |= {"Sub-processor register changes you made (staff)"}  # staff only
 
 

@@ -24,7 +24,7 @@ def test_alice_sees_every_category_and_downloads_her_export(page, app, live_serv
     sign_in(page, "alice@example.com", "demo")
     page.get_by_role("link", name="My data").click()
     for entry in registry_entries():
-        expect(page.get_by_role("heading", name=re.compile("^" + re.escape(entry.category)))).to_be_visible()
+        expect(page.get_by_role("heading", name=re.compile("^" + re.escape(entry.category) + " ·"))).to_be_visible()
     assert_accessible(page)
 
     page.get_by_role("button", name="Export my data").click()

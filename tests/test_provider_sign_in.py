@@ -45,7 +45,7 @@ def test_no_account_and_a_staff_account_get_the_same_refusal(app, client, provid
     provider.add_user("stranger@example.com", "Sam")
     for email in ("dpo@example.com", "stranger@example.com"):
         page = sign_in_with_google(client, provider, email)
-        assert "No account here can sign in with that Google address" in page.text
+        assert "No account here can sign in with that Google account" in page.text
         assert client.get("/dpo/").status_code == 302
 
 
@@ -53,3 +53,15 @@ def test_without_a_configured_client_there_is_no_button(client):
     assert "Sign in with Google" not in client.get("/login").text
     response = post_form(client, "/login/with/google", token_from="/login", follow_redirects=True)
     assert "not available here" in response.text
+
+
+def test_the_first_sign_in_binds_the_account_to_that_google_account(app, client, provider, make_user):
+    make_user(Role.SUBJECT, email="alice@example.com")
+    provider.add_user("alice@example.com", "Alice")
+    sign_in_with_google(client, provider, "alice@example.com")
+    assert client.get("/portal/").status_code == 200
+    other = app.test_client()
+    provider.add_user("alice@example.com", "Someone Else")  # the address handed to another Google account
+    page = sign_in_with_google(other, provider, "alice@example.com")
+    assert "No account here can sign in with that Google account" in page.text
+    assert other.get("/portal/").status_code == 302

@@ -7,7 +7,7 @@ from app.models.consent import ConsentEvent, ConsentSource, ConsentState, Purpos
 from app.models.contacts import Lead, LeadSource
 from app.models.files import UploadedFile
 from app.models.jobs import DataExport, Job, JobStatus
-from app.models.integrations import Connection, ConnectionStatus, Direction
+from app.models.integrations import Connection, ConnectionStatus, Direction, ProviderIdentity
 from app.models.imports import ImportEvidence, ImportStatus, SubscriberImport
 from app.models.newsletters import IssueDelivery, IssueStatus, Newsletter, NewsletterIssue, PendingSubscription, Unsubscribe
 from app.models.profile import Profile
@@ -21,7 +21,7 @@ from app.models.usage import Device, EmailEngagement, UsageEvent
 from app.models.user import ROLES_REQUIRING_TOTP, Role, SignInLink, User
 
 ALL_MODELS = (
-    User, SignInLink, Job, Connection, Lead, UploadedFile, Profile, CalendarEntry, CallLog, SmsLog,
+    User, SignInLink, Job, Connection, ProviderIdentity, Lead, UploadedFile, Profile, CalendarEntry, CallLog, SmsLog,
     LocationCheckin, UsageEvent, EmailEngagement, Device, PaymentMethod,
     SupportInteraction, AuditEvent, Purpose, PurposeNotice, ConsentEvent, ConsentState, ApiKey, DataExport,
     PrivacyRequest, RequestEvent, RequestNote, Suppression, Newsletter, PendingSubscription,

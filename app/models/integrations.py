@@ -60,3 +60,24 @@ class Connection(BaseModel):
     @property
     def scopes(self) -> list[str]:
         return self.granted_scopes.split()
+
+
+@personal_data(
+    category="Accounts you sign in with",
+    holds="The account at Google (or another provider) you signed in with: which provider, and its fixed account id.",
+    source="The provider, when you first signed in with it.",
+    purpose="To let only that provider account sign in to yours, even if its email address later changes hands.",
+    legal_basis=LegalBasis.CONTRACT,
+    recipients=("None",),
+    retention="Until you close your account.",
+    erasure=Erasure.DELETE,
+    person="user",
+)
+class ProviderIdentity(BaseModel):
+    user = peewee.ForeignKeyField(User, backref="provider_identities", on_delete="CASCADE")
+    provider = peewee.CharField(max_length=20)
+    subject = peewee.CharField(max_length=255)  # the id_token's `sub`: stable, never reassigned
+    linked_at = peewee.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("provider", "subject"), True), (("user", "provider"), True))
