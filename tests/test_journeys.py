@@ -103,6 +103,11 @@ def test_staff_pages_fit_a_phone_and_htmx_survives_an_expired_session(page, live
     page.get_by_role("heading", name="Users").wait_for()
     assert page.evaluate("document.documentElement.scrollWidth") <= 375  # the table scrolls, not the page
     assert_accessible(page)
+    for path in ("/admin/jobs", "/dpo/retention", "/dpo/retention/runs", "/dpo/subprocessors"):
+        page.goto(path)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375, path
+        assert_accessible(page)
+    page.goto("/admin/users")
 
     page.context.clear_cookies()  # the session ends while the page is open
     page.get_by_label("Search by email or name").fill("rather")
