@@ -107,6 +107,18 @@ EXPECTED = {
     "api.consent": PUBLIC,  # an API key, not a session, is the credential
     "api.openapi": PUBLIC,
     "customer.home": {Role.CUSTOMER_ADMIN},
+    "customer.dpa_list": {Role.CUSTOMER_ADMIN},
+    "customer.dpa_new": {Role.CUSTOMER_ADMIN},
+    "customer.dpa_detail": {Role.CUSTOMER_ADMIN},
+    "customer.dpa_edit": {Role.CUSTOMER_ADMIN},
+    "customer.dpa_preview": {Role.CUSTOMER_ADMIN},
+    "customer.dpa_generate": {Role.CUSTOMER_ADMIN},
+    "customer.dpa_sign": {Role.CUSTOMER_ADMIN},
+    "customer.dpa_download": {Role.CUSTOMER_ADMIN},
+    "dpo.dpa_list": {Role.DPO, Role.ADMIN},
+    "dpo.dpa_detail": {Role.DPO, Role.ADMIN},
+    "dpo.dpa_countersign": {Role.DPO, Role.ADMIN},
+    "dpo.dpa_download": {Role.DPO, Role.ADMIN},
 }
 # Routes naming an object by id: the sample id belongs to nobody, so even the right
 # role gets "not found" (the same answer as for someone else's object).
@@ -114,11 +126,14 @@ OBJECT_ROUTES = {"sales.import_upload", "sales.import_preview", "sales.import_pr
                  "sales.issue_list", "sales.issue_detail", "my_data.download_export", "dpo.request_detail", "sales.newsletter_detail", "sales.newsletter_edit",
                  "dpo.retention_policy", "dpo.retention_run_detail", "integrations.connect", "integrations.callback",
                  "integrations.disconnection", "dpo.subprocessor_detail", "dpo.subprocessor_remove"}
+OBJECT_ROUTES |= {"customer.dpa_detail", "customer.dpa_edit", "customer.dpa_preview", "customer.dpa_download",
+                  "dpo.dpa_detail", "dpo.dpa_download"}
 SAMPLE_ARGS = {"token": "not-a-real-token", "filename": "css/app.css", "key": "marketing_email", "device_id": 1,
                "key_id": 1, "slug": "lead", "export_id": 1,
                "request_id": 999, "import_id": 999, "issue_id": 1, "newsletter_id": 1, "policy_id": 999,
                "run_id": 999, "job_id": "enforce_retention",
-               "connection_id": 999, "deletion_id": 999, "provider": "google", "subprocessor_id": 999}
+               "connection_id": 999, "deletion_id": 999, "provider": "google", "subprocessor_id": 999,
+               "dpa_id": 999, "version": 1}
 
 
 def get_routes(app):

@@ -21,6 +21,8 @@ NOT_SEEDED |= {"Subscriber imports you ran (staff)", "Consent evidence from impo
 NOT_SEEDED |= {"Retention policies you changed (staff)", "Retention sweeps you started (staff)"}  # staff only
 NOT_SEEDED |= {"Connected integrations", "Accounts you sign in with"}  # need an OAuth client of a real provider
 NOT_SEEDED |= {"Sub-processor register changes you made (staff)"}  # staff only
+NOT_SEEDED |= {"Data Processing Addenda you requested (business customers)",  # business customers' admins only
+               "Data Processing Addendum files (business customers)", "Data Processing Addendum signatures"}
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from app.models.audit import AuditEvent
 from app.models.billing import PaymentMethod, SupportInteraction
 from app.models.consent import ConsentEvent, ConsentSource, ConsentState, Purpose, PurposeKind, PurposeNotice
 from app.models.contacts import Lead, LeadSource
+from app.models.dpa import DpaDocument, DpaFile, DpaSignature, DpaStatus
 from app.models.files import UploadedFile
 from app.models.jobs import DataExport, Job, JobStatus
 from app.models.integrations import Connection, ConnectionStatus, Direction, ProviderIdentity
@@ -28,7 +29,8 @@ ALL_MODELS = (
     NewsletterIssue, IssueDelivery, Unsubscribe,
     SubscriberImport, ImportEvidence, RetentionPolicy, RetentionRun, ScheduledRun,
     Subprocessor, SubprocessorVersion,
+    DpaDocument, DpaFile, DpaSignature,
 )
 
 __all__ = [m.__name__ for m in ALL_MODELS] + [
-    "ALL_MODELS", "ConnectionStatus", "Direction", "ImportStatus", "IssueStatus", "JobStatus", "RequestKind", "RequestStatus", "REGISTRY", "ConsentSource", "LeadSource", "PurposeKind", "Role", "ROLES_REQUIRING_TOTP"]
+    "ALL_MODELS", "ConnectionStatus", "Direction", "DpaStatus", "ImportStatus", "IssueStatus", "JobStatus", "RequestKind", "RequestStatus", "REGISTRY", "ConsentSource", "LeadSource", "PurposeKind", "Role", "ROLES_REQUIRING_TOTP"]

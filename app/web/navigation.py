@@ -8,15 +8,15 @@ NAVIGATION = {
                    ("integrations.index", "Integrations"), ("privacy_requests.index", "Requests")],
     Role.DPO: [("dpo.home", "DPO console"), ("dpo.request_queue", "Requests"), ("dpo.audit_log", "Audit log"),
                ("dpo.registry", "Data register"), ("dpo.retention_policies", "Retention"),
-               ("dpo.subprocessors_register", "Sub-processors")],
+               ("dpo.subprocessors_register", "Sub-processors"), ("dpo.dpa_list", "DPAs")],
     Role.SALES_OPS: [("sales.home", "Sales ops"), ("sales.newsletter_list", "Newsletters"),
                      ("sales.suppression_list", "Suppression list")],
     # Admins see the DPO's console too (and may act: the audit log names them).
     Role.ADMIN: [("admin.users", "Users"), ("admin.purposes", "Purposes"), ("admin.api_keys", "API keys"),
                  ("admin.scheduled_jobs", "Jobs"), ("dpo.home", "DPO console"), ("dpo.request_queue", "Requests"),
                  ("dpo.registry", "Data register"), ("dpo.retention_policies", "Retention"),
-                 ("dpo.subprocessors_register", "Sub-processors")],
-    Role.CUSTOMER_ADMIN: [("customer.home", "Company")],
+                 ("dpo.subprocessors_register", "Sub-processors"), ("dpo.dpa_list", "DPAs")],
+    Role.CUSTOMER_ADMIN: [("customer.home", "Company"), ("customer.dpa_list", "DPA")],
 }
 
 
