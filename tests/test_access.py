@@ -115,6 +115,9 @@ EXPECTED = {
     "customer.dpa_generate": {Role.CUSTOMER_ADMIN},
     "customer.dpa_sign": {Role.CUSTOMER_ADMIN},
     "customer.dpa_download": {Role.CUSTOMER_ADMIN},
+    "customer.notices": {Role.CUSTOMER_ADMIN},
+    "customer.notice_object": {Role.CUSTOMER_ADMIN},
+    "dpo.subprocessor_objections": {Role.DPO, Role.ADMIN},
     "dpo.dpa_list": {Role.DPO, Role.ADMIN},
     "dpo.dpa_detail": {Role.DPO, Role.ADMIN},
     "dpo.dpa_countersign": {Role.DPO, Role.ADMIN},
@@ -128,12 +131,13 @@ OBJECT_ROUTES = {"sales.import_upload", "sales.import_preview", "sales.import_pr
                  "integrations.disconnection", "dpo.subprocessor_detail", "dpo.subprocessor_remove"}
 OBJECT_ROUTES |= {"customer.dpa_detail", "customer.dpa_edit", "customer.dpa_preview", "customer.dpa_download",
                   "dpo.dpa_detail", "dpo.dpa_download"}
+OBJECT_ROUTES |= {"customer.notice_object"}
 SAMPLE_ARGS = {"token": "not-a-real-token", "filename": "css/app.css", "key": "marketing_email", "device_id": 1,
                "key_id": 1, "slug": "lead", "export_id": 1,
                "request_id": 999, "import_id": 999, "issue_id": 1, "newsletter_id": 1, "policy_id": 999,
                "run_id": 999, "job_id": "enforce_retention",
                "connection_id": 999, "deletion_id": 999, "provider": "google", "subprocessor_id": 999,
-               "dpa_id": 999, "version": 1}
+               "dpa_id": 999, "version": 1, "notice_id": 999}
 
 
 def get_routes(app):

@@ -15,6 +15,7 @@ from app.models.profile import Profile
 from app.models.registry import REGISTRY
 from app.models.retention import RetentionPolicy, RetentionRun, ScheduledRun
 from app.models.subprocessors import Subprocessor, SubprocessorVersion
+from app.models.subprocessor_notices import SubprocessorNotice
 from app.models.requests import (
     PrivacyRequest, RequestEvent, RequestKind, RequestNote, RequestStatus, Suppression,
 )
@@ -30,6 +31,7 @@ ALL_MODELS = (
     SubscriberImport, ImportEvidence, RetentionPolicy, RetentionRun, ScheduledRun,
     Subprocessor, SubprocessorVersion,
     DpaDocument, DpaFile, DpaSignature,
+    SubprocessorNotice,
 )
 
 __all__ = [m.__name__ for m in ALL_MODELS] + [

@@ -30,6 +30,9 @@ from app.services.errors import ServiceError
 
 SCCS = (SCC_2, SCC_3)
 ADDED, CHANGED, REMOVED = "added", "changed", "removed"
+# Called with the new SubprocessorVersion once an add or change has committed
+# (app.services.subprocessor_notices registers the customers' change notices).
+AFTER_CHANGE: list = []
 FIELDS = ("name", "purpose", "data_categories", "country", "transfer_mechanism", "uk_addendum", "since")
 
 
@@ -123,6 +126,8 @@ def add_subprocessor(details: Details, reason: str, actor: User | None, now: dat
         row = Subprocessor.create(**details.columns(), version=1, created_at=now, updated_at=now)
         version = _write_version(row, ADDED, reason, actor, now)
         audit.record(audit.Event("subprocessor.added", actor=actor, details=_audited(row, version)))
+    for callback in AFTER_CHANGE:
+        callback(version)
     return row
 
 
@@ -145,6 +150,8 @@ def change_subprocessor(subprocessor_id: int, details: Details, reason: str, act
         version = _write_version(row, CHANGED, reason, actor, now)
         audit.record(audit.Event("subprocessor.changed", actor=actor,
                                  details={**_audited(row, version), "fields": changed}))
+    for callback in AFTER_CHANGE:
+        callback(version)
     return version
 
 

@@ -17,6 +17,7 @@ def register_web(app: Flask) -> None:
     from app.web.auth.routes import bp as auth_bp
     from app.web.customer.routes import bp as customer_bp
     from app.web.customer import dpa  # noqa: F401  (its routes join the customer blueprint)
+    from app.web.customer import notices  # noqa: F401  (its routes join the customer blueprint)
     from app.web.dpo.routes import bp as dpo_bp
     from app.web.dpo import dashboard, dpas, retention, subprocessors  # noqa: F401  (their routes join the same blueprint)
     from app.web.integrations.routes import bp as integrations_bp

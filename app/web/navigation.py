@@ -16,7 +16,8 @@ NAVIGATION = {
                  ("admin.scheduled_jobs", "Jobs"), ("dpo.home", "DPO console"), ("dpo.request_queue", "Requests"),
                  ("dpo.registry", "Data register"), ("dpo.retention_policies", "Retention"),
                  ("dpo.subprocessors_register", "Sub-processors"), ("dpo.dpa_list", "DPAs")],
-    Role.CUSTOMER_ADMIN: [("customer.home", "Company"), ("customer.dpa_list", "DPA")],
+    Role.CUSTOMER_ADMIN: [("customer.home", "Company"), ("customer.dpa_list", "DPA"),
+                         ("customer.notices", "Sub-processor notices")],
 }
 
 

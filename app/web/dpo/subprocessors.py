@@ -9,7 +9,7 @@ from wtforms import SelectChoice
 
 from app.models import Role
 from app.models.subprocessors import Subprocessor
-from app.services import subprocessors
+from app.services import subprocessor_notices, subprocessors
 from app.services.errors import ServiceError
 from app.services.subprocessors import Details, SubprocessorError
 from app.web.access import roles
@@ -30,6 +30,12 @@ def subprocessors_register():
                                    rows=rows, as_of=as_of, form=form,
                                    removed=[] if as_of else subprocessors.removed_subprocessors())
     return page, 400 if form.errors else 200, {"Vary": "HX-Request"}
+
+
+@bp.get("/subprocessors/objections")
+@roles(*STAFF)
+def subprocessor_objections():
+    return render_template("dpo/subprocessors/objections.html", objections=subprocessor_notices.objections_for_dpo())
 
 
 @bp.route("/subprocessors/new", methods=["GET", "POST"])
