@@ -177,6 +177,9 @@ def test_disconnect_revokes_at_the_provider_and_deletes_what_it_brought_in(app, 
                          token_from="/integrations/")
     assert response.status_code == 303 and "/integrations/disconnections/" in response.headers["Location"]
     assert the_connection(app, alice).status == "disconnecting"  # syncing stops at once
+    refused = post_form(client, f"/integrations/connections/{connection.id}/sync", token_from="/integrations/",
+                        follow_redirects=True)
+    assert "This connection is not active" in refused.text
     run_jobs(app)
     assert [(r["token"], r["client_id"]) for r in provider.revoked] == [(refresh, CLIENT_ID)]
     assert [lead.name for lead in leads_of(app, alice)] == ["Typed Here"]

@@ -12,7 +12,7 @@ from app.models import Connection, Direction, Lead, LeadSource
 from app.services import audit
 from app.services import integration_catalogue as catalogue
 from app.services.errors import ServiceError
-from app.services.integrations import ADAPTERS, api_session, call, GrantLost, _needs_reconnect
+from app.services.integrations import ADAPTERS, GrantLost, _needs_reconnect, _require_live, api_session, call
 
 PAGE_SIZE = 100
 PERSON_FIELDS = "names,emailAddresses,phoneNumbers,organizations"
@@ -100,6 +100,7 @@ COLUMNS = {"name": "name", "full name": "name", "email": "email", "email address
 def import_sheet(connection: Connection, spreadsheet_id: str, cell_range: str) -> int:
     """Read the sheet once, add its rows as leads, keep nothing else of it: no copy,
     no id, no title, no file. Returns how many leads were added."""
+    _require_live(connection)
     i = catalogue.integration(connection.integration)
     spreadsheet_id, cell_range = spreadsheet_id.strip(), (cell_range.strip() or "A1:Z1000")
     if not spreadsheet_id or "/" in spreadsheet_id:

@@ -89,10 +89,14 @@ def connection_of(user: User, connection_id: int) -> Connection:
 
 def live_connection_of(user: User, connection_id: int) -> Connection:
     """A connection the person may act on now: connected, not being disconnected."""
-    connection = connection_of(user, connection_id)
-    if connection.status != ConnectionStatus.CONNECTED.value:
+    return _require_live(connection_of(user, connection_id))
+
+
+def _require_live(connection: Connection) -> Connection:
+    current = Connection.get_or_none(Connection.id == connection.id)
+    if current is None or current.status != ConnectionStatus.CONNECTED.value:
         raise ServiceError("This connection is not active: connect it again first.", 409)
-    return connection
+    return current
 
 
 def offered_integration(key: str) -> catalogue.Integration:
@@ -279,6 +283,7 @@ def request_sync(connection: Connection) -> Job | None:
     i = catalogue.integration(connection.integration)
     if i is None or i.adapter not in ADAPTERS:
         raise ServiceError(f"{i.name if i else 'This integration'} does not sync: nothing to do.", 409)
+    _require_live(connection)
     with database.atomic():
         current = Connection.get_by_id(connection.id)
         if current.sync_job_id:

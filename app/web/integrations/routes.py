@@ -101,7 +101,6 @@ def sync_now(connection_id):
     connection = _mine(connection_id)
     if EmptyForm().validate_on_submit():
         try:
-            integrations.live_connection_of(current_user, connection.id)
             integrations.request_sync(connection)
             flash("Syncing now. This page shows when it last finished.", "success")
         except ServiceError as e:
@@ -117,7 +116,6 @@ def sheet_import(connection_id):
     form = SheetImportForm()
     if form.validate_on_submit():
         try:
-            integrations.live_connection_of(current_user, connection.id)
             added = import_sheet(connection, form.spreadsheet.data, form.cells.data or "")
             flash(f"{added} leads imported. Nothing else of the sheet was kept.", "success")
         except ServiceError as e:
