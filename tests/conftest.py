@@ -145,11 +145,26 @@ def login_as(client, make_user):
     return login
 
 
+def _read_whole_file(file, buffer_size=8192):
+    """A `wsgi.file_wrapper` that reads the file at once and closes it. Werkzeug's dev
+    server skips closing the response when a browser drops the connection mid-file
+    (a favicon, say), and the open file then fails the run with a ResourceWarning."""
+    with file:
+        return [file.read()]
+
+
+def _closing_files(app):
+    def serve(environ, start_response):
+        environ["wsgi.file_wrapper"] = _read_whole_file
+        return app(environ, start_response)
+    return serve
+
+
 @pytest.fixture
 def live_server(app):
     """The app served over real HTTP on loopback, in a thread."""
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # keep request lines out of test output
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", 0, _closing_files(app), threaded=True)
     base = f"http://127.0.0.1:{server.server_port}"
     app.config["BASE_URL"] = base
     thread = threading.Thread(target=server.serve_forever, daemon=True)
