@@ -53,6 +53,7 @@ def details(name: str, country: str = "DE", mechanism: str = "none", since: date
 def register(app):
     """Before AS_OF: two engaged, one of them removed after AS_OF (still listed), one
     engaged and removed before it (not listed). After AS_OF: one added (not listed)."""
+    app.config["CONTROLLER_REGISTRATION"] = "Companies House no. 01234567"
     with app.app_context(), database.connection_context():
         add_subprocessor(details("Hetzner Online GmbH"), "Hosting review passed.", None, now=datetime(2026, 1, 10))
         sinch = add_subprocessor(details("Sinch Sweden AB", "SE", since=date(2026, 2, 1)), "SMS review passed.",
@@ -96,6 +97,7 @@ def signed(context, caplog):
 def test_the_pdf_holds_the_parties_every_duty_the_annexes_and_the_register_as_of_its_date(signed):
     text = " ".join(pages_text(signed.pdf))
     assert "Acme Widgets GmbH" in text and "Example CRM Ltd" in text  # the processor, from CONTROLLER_NAME
+    assert "Companies House no. 01234567" in text  # and CONTROLLER_REGISTRATION
     for letter, title in DUTIES.items():
         assert f"({letter}) {title}" in text and f"Art. 28(3)({letter})" in text, letter
     assert "Instructions that infringe the law" in text
@@ -108,6 +110,7 @@ def test_the_pdf_holds_the_parties_every_duty_the_annexes_and_the_register_as_of
     assert "Late Analytics" not in text  # added after it
     assert "Contacts and leads" in text and "24 months." in text  # Annex I from the personal-data registry
     assert "(staff)" not in text  # our own staff's records are not processed for the customer
+    assert "Data Processing Addenda you requested" not in text  # nor the contract itself
     assert "German Land" in text  # the customer's supervisory authority
     assert "Module Two" in text and UK_CLAUSE in text and NO_TRANSFER not in text
     assert "general written authorisation" in text.lower() and f"at least {dpa.OBJECTION_DAYS} days" in text

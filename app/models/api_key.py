@@ -10,6 +10,7 @@ from app.models.user import User
 
 @personal_data(
     category="API keys you created (staff)",
+    for_customers=False,
     holds="For staff: the API keys you created or revoked, and when.",
     source="Our systems, when a staff member manages API keys.",
     purpose="To know who gave which system access to consent data.",

@@ -49,6 +49,7 @@ _DPA_RECORD = dict(
     retention="For as long as the DPA is in force and 6 years after it ends (the limitation period for "
               "contract claims).",
     erasure=Erasure.LEGAL_HOLD,
+    for_customers=False,
     hold_reason="A signed DPA is the contract GDPR Art. 28(3) requires and evidence for legal claims "
                 "(GDPR Art. 17(3)(b) and (e)): it is kept as signed.",
 )

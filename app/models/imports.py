@@ -25,6 +25,7 @@ class ImportStatus(enum.StrEnum):
 
 @personal_data(
     category="Subscriber imports you ran (staff)",
+    for_customers=False,
     holds="For sales staff: the subscriber files you imported, when, into which newsletter, and what came of it.",
     source="Our systems, when a staff member imports a file of subscribers.",
     purpose="To know who imported whom, and to show the import's report.",

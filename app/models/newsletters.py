@@ -54,6 +54,7 @@ class IssueStatus(enum.StrEnum):
 
 @personal_data(
     category="Newsletter issues you wrote (staff)",
+    for_customers=False,
     holds="For sales staff: the newsletter issues you wrote, when, and when they were sent.",
     source="Our systems, when a staff member composes or sends an issue.",
     purpose="To know who sent what to subscribers.",

@@ -65,6 +65,10 @@ class PersonalData:
     masked_fields: tuple[str, ...] = ()   # shown and exported as their last 4 characters only
     secret_fields: tuple[str, ...] = ()   # never shown or exported (credentials)
     retention_rule: RetentionRule | None = None  # None: kept as long as what it belongs to
+    # False for what we hold as controller for our own business (what staff did, the
+    # DPA contracts themselves): a DPA's Annex I describes only the processing we do
+    # for customers, so it leaves these out.
+    for_customers: bool = True
     model: type[peewee.Model] | None = field(default=None, compare=False)
 
     def __post_init__(self):

@@ -21,6 +21,7 @@ _STAFF_RECORD = dict(
 
 
 @personal_data(category="Retention policies you changed (staff)",
+               for_customers=False,
                holds="For the privacy team: the retention policies you last changed, and when.",
                retention="As long as the policy exists.", person="updated_by", **_STAFF_RECORD)
 class RetentionPolicy(BaseModel):
@@ -39,6 +40,7 @@ class RetentionPolicy(BaseModel):
 
 
 @personal_data(category="Retention sweeps you started (staff)",
+               for_customers=False,
                holds="For the privacy team: the retention sweeps you ran by hand, when, and what they removed.",
                retention="As long as the run history is kept.", person="started_by", **_STAFF_RECORD)
 class RetentionRun(BaseModel):

@@ -12,6 +12,7 @@ from app.models.user import User
 
 
 @personal_data(category="Sub-processor change notices (business customers)",
+               for_customers=False,
                holds="For business customers' admins: the notices of new or changed sub-processors we sent you, "
                      "and any objection you made, when and why.",
                source="Our systems, when the sub-processor register changes; you, when you object.",

@@ -89,6 +89,7 @@ class Subprocessor(_Described, BaseModel):
 
 
 @personal_data(category="Sub-processor register changes you made (staff)",
+               for_customers=False,
                holds="For the privacy team: the changes you made to the sub-processor register, when, and why.",
                source="Our systems, when a staff member changes the sub-processor register.",
                purpose="Accountability: to show who changed the list of sub-processors customers were told about "

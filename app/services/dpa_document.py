@@ -28,12 +28,10 @@ from app.services import subprocessors
 
 TEMPLATE_VERSION = "2026-11"   # bump when the templates change; each document records it
 
-# The processor's own details that app/config.py does not hold. Placeholders a
-# deployment replaces here (and bumps TEMPLATE_VERSION), since they are contract text.
-PROCESSOR_REGISTRATION = "Registered in England and Wales, company number 00000000"
+# The processor signs through whichever DPO countersigns: the parties list names the
+# role, the processor's signature page the person.
 PROCESSOR_SIGNATORY_NAME = "The Data Protection Officer"
-PROCESSOR_SIGNATORY_TITLE = "named on the processor's signature page"  # whichever DPO countersigns
-PROCESSOR_COUNTRY = "GB"  # where CONTROLLER_CONTACT's default postal address is
+PROCESSOR_SIGNATORY_TITLE = "named on the processor's signature page"
 
 OBJECTION_DAYS = 30  # notice before a new sub-processor starts, and time to object
 BREACH_NOTICE_HOURS = 48
@@ -113,8 +111,9 @@ def processor_party() -> Party:
     """Us, as the processor: name and contact from the app's configuration."""
     email, address = _split_contact(current_app.config["CONTROLLER_CONTACT"])
     return Party(legal_name=current_app.config["CONTROLLER_NAME"], address=address,
-                 registration_number=PROCESSOR_REGISTRATION, signatory_name=PROCESSOR_SIGNATORY_NAME,
-                 signatory_title=PROCESSOR_SIGNATORY_TITLE, contact_email=email, country=PROCESSOR_COUNTRY)
+                 registration_number=current_app.config["CONTROLLER_REGISTRATION"],
+                 signatory_name=PROCESSOR_SIGNATORY_NAME, signatory_title=PROCESSOR_SIGNATORY_TITLE,
+                 contact_email=email, country=current_app.config["CONTROLLER_COUNTRY"].upper())
 
 
 def render_dpa_html(terms: DpaTerms, document_id: str, as_of: datetime) -> str:
@@ -169,18 +168,9 @@ def _context(terms: DpaTerms, document_id: str, as_of: datetime) -> dict:
     }
 
 
-# Registry entries we hold as controller, not for the customer, so Annex I leaves them
-# out: what our own staff did ("(staff)"), and the DPA contract records themselves
-# (their signatories are "(business customers)"; app.models.dpa holds the contract).
-_OWN_RECORD_SUFFIXES = ("(staff)", "(business customers)")
-_OWN_RECORD_MODULES = ("app.models.dpa",)
-
-
 def processed_categories() -> list[PersonalData]:
     """Registry categories processed for the customer (Annex I, Part B), by name."""
-    return sorted((e for e in REGISTRY.values()
-                   if not e.category.endswith(_OWN_RECORD_SUFFIXES) and e.model.__module__ not in _OWN_RECORD_MODULES),
-                  key=lambda e: e.category)
+    return sorted((e for e in REGISTRY.values() if e.for_customers), key=lambda e: e.category)
 
 
 def supervisory_authority(country: str) -> str:
