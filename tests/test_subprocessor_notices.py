@@ -84,6 +84,7 @@ def test_customers_with_a_signed_dpa_are_notified_object_and_the_dpo_sees_it(app
     assert dpo_page.status_code == 200
     assert "Mailwise Ltd" in dpo_page.text and "We cannot send data to the US." in dpo_page.text
     assert acme.email in dpo_page.text and signer.email not in dpo_page.text
+    assert "<td>Acme GmbH</td>" in dpo_page.text  # the company that objects, from its signed DPA
 
     with app.app_context(), database.connection_context():
         (event,) = AuditEvent.select().where(AuditEvent.action == "subprocessor_notice.objected")

@@ -121,11 +121,27 @@ def object_to(user: User, notice_id: int, reason: str, ip: str | None = None,
 
 
 def objections_for_dpo() -> list[SubprocessorNotice]:
-    """Every objection, newest first, with the version and the customer admin."""
-    return list(SubprocessorNotice.select(SubprocessorNotice, SubprocessorVersion, User)
-                .join(SubprocessorVersion).switch(SubprocessorNotice).join(User)
-                .where(SubprocessorNotice.objected_at.is_null(False))
-                .order_by(SubprocessorNotice.objected_at.desc(), SubprocessorNotice.id.desc()))
+    """Every objection, newest first, with the version, the customer admin and
+    `company`: the legal name on their newest signed DPA (the company that objects)."""
+    objections = list(SubprocessorNotice.select(SubprocessorNotice, SubprocessorVersion, User)
+                      .join(SubprocessorVersion).switch(SubprocessorNotice).join(User)
+                      .where(SubprocessorNotice.objected_at.is_null(False))
+                      .order_by(SubprocessorNotice.objected_at.desc(), SubprocessorNotice.id.desc()))
+    companies = _signed_companies({n.user_id for n in objections})
+    for notice in objections:
+        notice.company = companies.get(notice.user_id, "")
+    return objections
+
+
+def _signed_companies(user_ids: set[int]) -> dict[int, str]:
+    """The legal name on each admin's newest signed or countersigned DPA."""
+    names: dict[int, str] = {}
+    for admin_id, legal_name in (DpaDocument.select(DpaDocument.customer_admin, DpaDocument.legal_name)
+                                 .where(DpaDocument.customer_admin.in_(list(user_ids)),
+                                        DpaDocument.status.in_(SIGNED_STATUSES))
+                                 .order_by(DpaDocument.id).tuples()):
+        names[admin_id] = legal_name  # the newest wins
+    return names
 
 
 def _day(day: date) -> str:
