@@ -7,7 +7,8 @@ statement, which measured as half the cost of a preference toggle
 is written here: a statement is described once as an ordinary peewee query whose
 inputs are named slots; its SQL is rendered once per kind of database (SQLite and
 PostgreSQL differ) and then run with new values. Rows are read back by peewee's own
-cursor wrappers, so types convert exactly as for any other query.
+cursor wrappers, so types convert exactly as for any other query; only the wrapper's
+work of matching the result's columns to fields, the same every time, is done once.
 
 Slots are passed to the driver as given: pass plain values (ids, strings, bools,
 datetimes), not model instances or enums."""
@@ -22,6 +23,11 @@ from app.db import database
 _PREFIX = "\x00slot:"
 
 
+# What peewee's model-object cursor wrapper derives from the result's columns in initialize().
+# Only for plain model rows (no joins): those are all the statements here.
+_COLUMN_MAP = frozenset({"columns", "fields", "converters", "no_convert", "convert", "ncols", "unique_columns"})
+
+
 class _Slot(str):
     """Where a named input goes in the rendered parameters."""
 
@@ -30,10 +36,20 @@ class Prepared:
     def __init__(self, build: Callable[[Callable[[str], peewee.Node]], peewee.Query]):
         self._build = build
         self._compiled: dict[type, tuple[peewee.Query, str, list]] = {}
+        self._columns: dict[type, dict] = {}  # per kind of database: the cursor wrapper's column map
 
     def rows(self, **values) -> list:
         query, cursor = self._run(values)
-        return list(query._get_cursor_wrapper(cursor))
+        wrapper = query._get_cursor_wrapper(cursor)
+        if type(wrapper) is not peewee.ModelObjectCursorWrapper:
+            return list(wrapper)
+        known = self._columns.get(type(database.obj))
+        if known is not None:
+            wrapper.initialize = lambda: wrapper.__dict__.update(known)
+        rows = list(wrapper)
+        if known is None and rows:  # initialize() ran: keep what it worked out
+            self._columns[type(database.obj)] = {k: v for k, v in wrapper.__dict__.items() if k in _COLUMN_MAP}
+        return rows
 
     def first(self, **values):
         rows = self.rows(**values)

@@ -26,7 +26,7 @@ from tests.benchmarks.load import run_clients
 CLIENTS = 32
 SECONDS = float(os.environ.get("BENCH_SECONDS", "8"))
 ROOT = Path(__file__).resolve().parents[2]
-WORKERS, THREADS = os.environ.get("BENCH_WORKERS", "2"), os.environ.get("BENCH_THREADS", "4")
+WORKERS, THREADS = os.environ.get("BENCH_WORKERS", "4"), os.environ.get("BENCH_THREADS", "1")
 GUNICORN = [sys.executable, "-m", "gunicorn", "--workers", WORKERS, "--threads", THREADS, "--keep-alive", "30",
             "--log-level", "warning"]
 TARGET_RATIO, TARGET_P99 = 0.5, 0.050
