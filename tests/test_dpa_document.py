@@ -40,7 +40,7 @@ DUTIES = {
     "h": "Information and audits",
 }
 UK_CLAUSE = "parties also enter into the UK Addendum"
-NO_TRANSFER = "No transfer outside the EEA or the United Kingdom"
+NO_TRANSFER = "The processor works in the EEA and the United Kingdom"
 
 
 def details(name: str, country: str = "DE", mechanism: str = "none", since: date = date(2026, 1, 1),
@@ -173,8 +173,20 @@ def test_the_uk_addendum_and_the_scc_clause_appear_only_when_the_terms_ask_for_t
     assert "Module Two" in dpa.render_dpa_html(scc_only, DOCUMENT_ID, AS_OF)
     html = dpa.render_dpa_html(eea_only, DOCUMENT_ID, AS_OF)
     assert NO_TRANSFER in html and UK_CLAUSE not in html and "Module Two" not in html
+    assert "processes it in another country, the processor transfers it only under" in html  # Annex III transfers
     text = " ".join(pages_text(dpa.render_dpa_pdf(eea_only, DOCUMENT_ID, AS_OF).pdf))
     assert NO_TRANSFER in text and UK_CLAUSE not in text
+
+
+def test_the_governing_law_is_named_as_a_legal_system_in_running_text(context):
+    def words(html: str) -> str:
+        return " ".join(html.split())
+    uk = words(dpa.render_dpa_html(replace(TERMS, governing_law="GB"), DOCUMENT_ID, AS_OF))
+    assert "governed by the law of England and Wales, and the courts of England and Wales" in uk
+    dutch = words(dpa.render_dpa_html(replace(TERMS, governing_law="NL", customer=replace(CUSTOMER, country="NL")),
+                                      DOCUMENT_ID, AS_OF))
+    assert "governed by the law of the Netherlands" in dutch and "established in the Netherlands" in dutch
+    assert "Option 1 applies with the law of the Netherlands" in dutch  # SCC Clause 17
 
 
 def test_the_content_hash_is_stable_and_changes_with_any_input(context):

@@ -26,7 +26,7 @@ from app.models import REGISTRY
 from app.models.registry import PersonalData
 from app.services import subprocessors
 
-TEMPLATE_VERSION = "2026-11"   # bump when the templates change; each document records it
+TEMPLATE_VERSION = "2026-11.2"   # bump when the templates change; each document records it
 
 # The processor signs through whichever DPO countersigns: the parties list names the
 # role, the processor's signature page the person.
@@ -159,8 +159,8 @@ def _context(terms: DpaTerms, document_id: str, as_of: datetime) -> dict:
     return {
         "terms": terms, "customer": customer, "processor": processor, "document_id": document_id,
         "template_version": TEMPLATE_VERSION, "as_of": as_of, "date": long_date(as_of), "long_date": long_date,
-        "country": country_name, "scc_applies": terms.transfers_outside_eea or terms.uk_transfer,
-        "governing_law": country_name(terms.governing_law),
+        "country": country_name, "country_in_text": country_in_text, "scc_applies": terms.transfers_outside_eea or terms.uk_transfer,
+        "governing_law": law_of(terms.governing_law),
         "scc_law": _scc_law(terms.governing_law), "authority": supervisory_authority(customer.country),
         "data_subjects": DATA_SUBJECTS, "categories": processed_categories(),
         "register": subprocessors.register_as_of(as_of), "objection_days": OBJECTION_DAYS,
@@ -182,6 +182,23 @@ def country_name(code: str) -> str:
     return known.name if known else code.upper()
 
 
+# In running text some names take "the"; and the United Kingdom has three legal
+# systems, so a contract under "UK law" names England and Wales'.
+_WITH_ARTICLE = frozenset({"NL", "GB", "US"})
+_LEGAL_SYSTEM = {"GB": "England and Wales"}
+
+
+def country_in_text(code: str) -> str:
+    """"established in the Netherlands"."""
+    name = country_name(code)
+    return f"the {name}" if code.upper() in _WITH_ARTICLE else name
+
+
+def law_of(code: str) -> str:
+    """"the law of ..." and "the courts of ...": the legal system a country code stands for."""
+    return _LEGAL_SYSTEM.get(code.upper()) or country_in_text(code)
+
+
 def long_date(moment: date) -> str:
     """"3 November 2026", whatever the process locale (the hash must not depend on it)."""
     return f"{moment.day} {_MONTHS[moment.month - 1]} {moment.year}"
@@ -191,7 +208,7 @@ def _scc_law(code: str) -> str:
     """SCC Clause 17 (module 2) needs the law of an EU Member State: the agreed one if it
     is, otherwise Ireland's (a common choice that recognises third-party beneficiary rights)."""
     eu = code.upper() in subprocessors.COUNTRIES and subprocessors.COUNTRIES[code.upper()].zone == subprocessors.EEA
-    return country_name(code) if eu and code.upper() not in ("IS", "LI", "NO") else "Ireland"
+    return country_in_text(code) if eu and code.upper() not in ("IS", "LI", "NO") else "Ireland"
 
 
 def _split_contact(contact: str) -> tuple[str, str]:

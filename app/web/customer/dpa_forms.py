@@ -5,6 +5,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, SelectChoice, SelectField, StringField, TextAreaField
 
 from app.services import dpa
+from app.services.dpa_document import law_of
 
 
 class DpaRequestForm(FlaskForm):
@@ -25,7 +26,7 @@ class DpaRequestForm(FlaskForm):
         self.country.choices = [SelectChoice("", "Choose a country")] + [
             SelectChoice(code, f"{c.name} ({code})") for code, c in dpa.countries()]
         self.governing_law.choices = [SelectChoice("", "Choose a law")] + [
-            SelectChoice(code, f"The law of {c.name}") for code, c in dpa.governing_laws()]
+            SelectChoice(code, f"The law of {law_of(code)}") for code, _ in dpa.governing_laws()]
 
     def request(self) -> dpa.DpaRequest:
         return dpa.DpaRequest(**{name: getattr(self, name).data or ("" if name not in BOOLEANS else False)
