@@ -61,6 +61,8 @@ def register(app):
         remove_subprocessor(sinch.id, "SMS moved in-house.", None, now=datetime(2026, 12, 1))
         gone = add_subprocessor(details("Gone Mail Ltd", "IE"), "Mail review passed.", None, now=datetime(2026, 1, 2))
         remove_subprocessor(gone.id, "Replaced.", None, now=datetime(2026, 6, 1))
+        add_subprocessor(details("Pending Push Ltd", "IE", since=date(2026, 12, 15)), "Announced with notice.",
+                         None, now=datetime(2026, 11, 1))
         add_subprocessor(details("Late Analytics Inc.", "US", "scc_module_3", since=date(2026, 11, 20)),
                          "Analytics review passed.", None, now=datetime(2026, 11, 20))
     return app
@@ -108,6 +110,7 @@ def test_the_pdf_holds_the_parties_every_duty_the_annexes_and_the_register_as_of
     assert "Sinch Sweden AB" in text  # removed only after the document's date
     assert "Gone Mail Ltd" not in text  # removed before it
     assert "Late Analytics" not in text  # added after it
+    assert "Pending Push Ltd from 15 December 2026" in text  # announced, not yet receiving data
     assert "Contacts and leads" in text and "24 months." in text  # Annex I from the personal-data registry
     assert "(staff)" not in text  # our own staff's records are not processed for the customer
     assert "Data Processing Addenda you requested" not in text  # nor the contract itself

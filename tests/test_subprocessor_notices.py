@@ -18,12 +18,12 @@ MAILER = {"name": "Mailwise Ltd", "purpose": "Delivers the transactional emails.
           "since": "2024-03-01", "reason": "New email provider after a tender."}
 
 
-def with_dpa(app, make_user, status="countersigned", email=None):
+def with_dpa(app, make_user, status="countersigned", email=None, contact=None):
     admin = make_user(Role.CUSTOMER_ADMIN, email=email)
     with app.app_context(), database.connection_context():
         DpaDocument.create(customer_admin=admin, document_id=f"DPA-{admin.id:016x}", legal_name="Acme GmbH",
                            address="1 Main St", registration_number="HRB 1", signatory_name="Ann Acme",
-                           signatory_title="CEO", contact_email=admin.email, country="DE", governing_law="DE",
+                           signatory_title="CEO", contact_email=contact or admin.email, country="DE", governing_law="DE",
                            status=status)
     return admin
 
@@ -48,11 +48,12 @@ def add_mailer(client, login_as, **changes):
 
 def test_customers_with_a_signed_dpa_are_notified_object_and_the_dpo_sees_it(app, client, login_as, make_user, smtp):
     acme = with_dpa(app, make_user, "countersigned")
-    signer = with_dpa(app, make_user, "signed")
+    signer = with_dpa(app, make_user, "signed", contact="privacy@signer.example")
     unsigned = with_dpa(app, make_user, "generated")
     make_user(Role.CUSTOMER_ADMIN)  # no DPA at all
 
     add_mailer(client, login_as)
+    smtp.wait_for("privacy@signer.example")  # the DPA's contact (Annex I), as clause 6.2 promises
 
     deadline = (utcnow().date() + timedelta(days=30)).strftime("%d %B %Y")
     for admin in (acme, signer):
@@ -62,7 +63,7 @@ def test_customers_with_a_signed_dpa_are_notified_object_and_the_dpo_sees_it(app
         assert "Mailwise Ltd" in body and "Delivers the transactional emails." in body
         assert "United States" in body and "SCC module 3" in body
         assert deadline in body and "/customer/notices" in body
-    assert {m["To"] for m in smtp.messages} == {acme.email, signer.email}  # not `unsigned`, not the DPA-less one
+    assert {m["To"] for m in smtp.messages} == {acme.email, signer.email, "privacy@signer.example"}  # not the others
     assert unsigned.email not in {m["To"] for m in smtp.messages}
     assert {n.user_id for n in notices(app)} == {acme.id, signer.id}
 

@@ -39,6 +39,15 @@ def details(name="Mailwise Ltd", country="IE", mechanism="none", uk=False, categ
                    date(2024, 3, 1))
 
 
+def test_one_announced_for_a_later_date_is_shown_as_starting_then(client, login_as):
+    login_as(Role.DPO)
+    start = utcnow().date() + timedelta(days=40)
+    added = post_form(client, "/dpo/subprocessors/new", {**MAILER, "since": start.isoformat()})
+    assert added.status_code == 303, added.text
+    register = client.get("/dpo/subprocessors").text
+    assert f"From {start.strftime('%d %b %Y')} <span class=\"muted\">(announced)</span>" in register
+
+
 def test_the_dpo_adds_changes_and_removes_a_subprocessor_each_a_kept_audited_version(app, client, login_as):
     dpo = login_as(Role.DPO)
     added = post_form(client, "/dpo/subprocessors/new", MAILER)

@@ -56,7 +56,9 @@ def notify_customers(version: SubprocessorVersion, now: datetime | None = None,
                                                 & (SubprocessorVersion.number == version.number - 1))
                 if version.number > 1 else None)
     sent: list[SubprocessorNotice] = []
-    for user in recipients():
+    admins = recipients()
+    dpas = _newest_signed({u.id for u in admins})
+    for user in admins:
         with transaction():
             if SubprocessorNotice.select().where((SubprocessorNotice.version == version.id)
                                                  & (SubprocessorNotice.user == user.id)).exists():
@@ -69,8 +71,11 @@ def notify_customers(version: SubprocessorVersion, now: datetime | None = None,
         if notice.sent_at != now:
             continue  # someone else sent it meanwhile
         try:
-            send_email(user.email, _subject(version), "subprocessor_change", version=version, previous=previous,
-                       deadline=deadline, link=external_url("customer.notices"))
+            # To the DPA's contact (Annex I, Part A, where clause 6.2 promises notices), and
+            # to the admin who answers them in the console, if that is someone else.
+            for address in dict.fromkeys((dpas[user.id].contact_email, user.email)):
+                send_email(address, _subject(version), "subprocessor_change", version=version, previous=previous,
+                           deadline=deadline, link=external_url("customer.notices"))
         except MailError:
             notice.mail_failed = True
             SubprocessorNotice.update(mail_failed=True).where(SubprocessorNotice.id == notice.id).execute()
@@ -127,21 +132,20 @@ def objections_for_dpo() -> list[SubprocessorNotice]:
                       .join(SubprocessorVersion).switch(SubprocessorNotice).join(User)
                       .where(SubprocessorNotice.objected_at.is_null(False))
                       .order_by(SubprocessorNotice.objected_at.desc(), SubprocessorNotice.id.desc()))
-    companies = _signed_companies({n.user_id for n in objections})
+    dpas = _newest_signed({n.user_id for n in objections})
     for notice in objections:
-        notice.company = companies.get(notice.user_id, "")
+        notice.company = dpas[notice.user_id].legal_name if notice.user_id in dpas else ""
     return objections
 
 
-def _signed_companies(user_ids: set[int]) -> dict[int, str]:
-    """The legal name on each admin's newest signed or countersigned DPA."""
-    names: dict[int, str] = {}
-    for admin_id, legal_name in (DpaDocument.select(DpaDocument.customer_admin, DpaDocument.legal_name)
-                                 .where(DpaDocument.customer_admin.in_(list(user_ids)),
-                                        DpaDocument.status.in_(SIGNED_STATUSES))
-                                 .order_by(DpaDocument.id).tuples()):
-        names[admin_id] = legal_name  # the newest wins
-    return names
+def _newest_signed(user_ids: set[int]) -> dict[int, DpaDocument]:
+    """Each admin's newest signed or countersigned DPA: its company and contact."""
+    newest: dict[int, DpaDocument] = {}
+    for doc in (DpaDocument.select().where(DpaDocument.customer_admin.in_(list(user_ids)),
+                                           DpaDocument.status.in_(SIGNED_STATUSES))
+                .order_by(DpaDocument.id)):
+        newest[doc.customer_admin_id] = doc  # the newest wins
+    return newest
 
 
 def _day(day: date) -> str:

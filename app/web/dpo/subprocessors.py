@@ -8,6 +8,7 @@ from flask_login import current_user
 from wtforms import SelectChoice
 
 from app.models import Role
+from app.models.base import utcnow
 from app.models.subprocessors import Subprocessor
 from app.services import subprocessor_notices, subprocessors
 from app.services.errors import ServiceError
@@ -27,7 +28,7 @@ def subprocessors_register():
     as_of = form.as_of.data if form.validate() else None
     rows = subprocessors.register_as_of(as_of) if as_of else subprocessors.list_subprocessors()
     page = render_page_or_fragment("dpo/subprocessors/index.html", "dpo/subprocessors/_register.html",
-                                   rows=rows, as_of=as_of, form=form,
+                                   rows=rows, as_of=as_of, form=form, today=as_of or utcnow().date(),
                                    removed=[] if as_of else subprocessors.removed_subprocessors())
     return page, 400 if form.errors else 200, {"Vary": "HX-Request"}
 
