@@ -192,6 +192,12 @@ def test_the_governing_law_is_named_as_a_legal_system_in_running_text(context):
     assert "Option 1 applies with the law of the Netherlands" in dutch  # SCC Clause 17
 
 
+def test_a_country_the_customer_already_wrote_in_the_address_is_not_repeated(context):
+    written = replace(TERMS, customer=replace(CUSTOMER, address="Hauptstraße 1, 10115 Berlin, Germany"))
+    assert "10115 Berlin, Germany, Germany" not in dpa.render_dpa_html(written, DOCUMENT_ID, AS_OF)
+    assert "Hauptstraße 1, 10115 Berlin, Germany" in dpa.render_dpa_html(TERMS, DOCUMENT_ID, AS_OF)
+
+
 def test_the_content_hash_is_stable_and_changes_with_any_input(context):
     first = dpa.content_sha256(TERMS, DOCUMENT_ID, AS_OF)
     assert first == dpa.content_sha256(TERMS, DOCUMENT_ID, AS_OF)

@@ -95,7 +95,7 @@ class DpaRequest:
             return " ".join((value or "").split())
         # One line, as the document prints it ("1 Main Street, 10115 Berlin"): lines become commas.
         address = ", ".join(filter(None, (line(part).strip(",") for part in (self.address or "").splitlines())))
-        return DpaRequest(line(self.legal_name), address, line(self.registration_number).upper(),
+        return DpaRequest(line(self.legal_name), address, line(self.registration_number),
                           line(self.signatory_name), line(self.signatory_title),
                           (self.contact_email or "").strip().lower(), (self.country or "").strip().upper(),
                           bool(self.transfers_outside_eea), bool(self.uk_transfer),

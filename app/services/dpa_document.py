@@ -159,7 +159,8 @@ def _context(terms: DpaTerms, document_id: str, as_of: datetime) -> dict:
     return {
         "terms": terms, "customer": customer, "processor": processor, "document_id": document_id,
         "template_version": TEMPLATE_VERSION, "as_of": as_of, "date": long_date(as_of), "long_date": long_date,
-        "country": country_name, "country_in_text": country_in_text, "scc_applies": terms.transfers_outside_eea or terms.uk_transfer,
+        "country": country_name, "country_in_text": country_in_text, "postal_address": postal_address,
+        "scc_applies": terms.transfers_outside_eea or terms.uk_transfer,
         "governing_law": law_of(terms.governing_law),
         "scc_law": _scc_law(terms.governing_law), "authority": supervisory_authority(customer.country),
         "data_subjects": DATA_SUBJECTS, "categories": processed_categories(),
@@ -186,6 +187,14 @@ def country_name(code: str) -> str:
 # systems, so a contract under "UK law" names England and Wales'.
 _WITH_ARTICLE = frozenset({"NL", "GB", "US"})
 _LEGAL_SYSTEM = {"GB": "England and Wales"}
+
+
+def postal_address(party: Party) -> str:
+    """The address with its country, unless the customer already wrote it at the end."""
+    country = country_name(party.country)
+    if party.address.rstrip(" .").lower().endswith(country.lower()):
+        return party.address
+    return f"{party.address}, {country}"
 
 
 def country_in_text(code: str) -> str:

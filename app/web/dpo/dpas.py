@@ -13,6 +13,7 @@ from app.models import Role
 from app.models.dpa import DpaDocument, DpaStatus
 from app.services import dpa
 from app.services.dpa import DpaError
+from app.services.dpa_document import country_name, law_of
 from app.web.access import roles
 from app.web.dpo.blueprint import bp
 from app.web.dpo.dpa_forms import CountersignForm, DpaFilterForm
@@ -75,4 +76,5 @@ def dpa_download(dpa_id, version):
 def _detail_page(doc: DpaDocument, form: CountersignForm):
     return render_template("dpo/dpas/detail.html", doc=doc, form=form, files=dpa.files_of(doc),
                            signatures=dpa.signatures_of(doc), status=DpaStatus,
-                           superseded_by=dpa.superseded_by(doc)), 400 if form.errors else 200
+                           superseded_by=dpa.superseded_by(doc), country_name=country_name,
+                           law_of=law_of), 400 if form.errors else 200

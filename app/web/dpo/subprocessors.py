@@ -73,7 +73,7 @@ def subprocessor_detail(subprocessor_id):
             if version is None:
                 flash("Nothing changed, so no new version was saved.", "info")
             else:
-                flash(f"Saved version {version.number} of {version.name}.", "success")
+                flash(f"Saved version {version.number} of {version.name.rstrip('.')}.", "success")
             return redirect(url_for("dpo.subprocessor_detail", subprocessor_id=row.id), 303)
     return _detail_page(row, form, RemoveSubprocessorForm())
 
