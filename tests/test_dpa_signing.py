@@ -21,6 +21,7 @@ from app.services.errors import ServiceError
 from tests.conftest import TEST_PASSWORD, TEST_TOTP_SECRET
 from tests.support.browser import assert_accessible, sign_in
 from tests.support.forms import post_form
+from tests.support.smtp import text_of
 
 ACME = {"legal_name": "Acme Widgets GmbH", "address": "Hauptstraße 1\n10115 Berlin",
         "registration_number": "HRB 123456", "country": "DE", "signatory_name": "Jana Schmidt",
@@ -91,7 +92,7 @@ def test_a_bad_request_gets_field_errors_and_saves_nothing(app, client, login_as
     assert set(invalid.value.errors) == {"uk_transfer", "registration_number"}
 
 
-def test_the_customer_requests_reviews_and_signs_and_the_dpo_countersigns(app, client, login_as):
+def test_the_customer_requests_reviews_and_signs_and_the_dpo_countersigns(app, client, login_as, smtp):
     admin = login_as(Role.CUSTOMER_ADMIN)
     url = request_dpa(client)
     (doc,) = rows(app, DpaDocument)
@@ -174,6 +175,10 @@ def test_the_customer_requests_reviews_and_signs_and_the_dpo_countersigns(app, c
     assert "Jana Schmidt" in text and "Dana Officer" in text and "Data Protection Officer" in text
     assert countersign(client, doc.id, content_hash=doc.content_sha256).status_code == 409  # signed twice: refused
     assert "Countersigned (in force)" in client.get(f"/dpo/dpas/{doc.id}").text
+    for address in (ACME["contact_email"], admin.email):  # told it is in force, as promised when signing
+        mail = smtp.wait_for(address)
+        assert mail["Subject"] == f"Your DPA {doc.document_id} is countersigned"
+        assert doc.content_sha256 in text_of(mail) and f"/customer/dpa/{doc.id}" in text_of(mail)
 
     actions = [e.action for e in rows(app, AuditEvent) if e.action.startswith("dpa.")]
     assert actions == ["dpa.requested", "dpa.generated", "dpa.signed", "dpa.countersigned"]

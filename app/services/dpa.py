@@ -57,7 +57,9 @@ from app.services.dpa_document import (
     DpaTerms, Party, RenderedDpa, Signature, content_sha256, render_dpa_html, render_dpa_pdf,
 )
 from app.services.erasure import HOLDERS
-from app.services.errors import ServiceError
+from app.services.errors import MailError, ServiceError
+from app.services.links import external_url
+from app.services.mail import send_email
 
 CUSTOMER, PROCESSOR = "customer", "processor"
 UNSIGNED, SIGNED, COUNTERSIGNED = "unsigned", "signed", "countersigned"
@@ -375,9 +377,24 @@ def countersign_dpa(dpo: User, dpa_id: int, name: str, title: str, authority: bo
                                             DpaDocument.id != doc.id,
                                             DpaDocument.status.in_([*UNSIGNED_STATUSES, *SIGNED_STATUSES]),
                                             DpaDocument.created_at <= doc.created_at))
-        for old in list(older):
+        superseded = list(older)
+        for old in superseded:
             _supersede(old, doc, dpo, ip, now)
+    _tell_countersigned(doc, bool(superseded))
     return doc
+
+
+def _tell_countersigned(doc: DpaDocument, superseded: bool) -> None:
+    """Keeps the promise made when the customer signed: they hear when it is in force,
+    at the DPA's contact and the admin's own address. A mail failure leaves the DPA
+    countersigned (the console shows it) and is logged."""
+    link = external_url("customer.dpa_detail", dpa_id=doc.id)
+    try:
+        for address in dict.fromkeys((doc.contact_email, doc.customer_admin.email)):
+            send_email(address, f"Your DPA {doc.document_id} is countersigned", "dpa_countersigned", doc=doc,
+                       superseded=superseded, link=link)
+    except MailError:
+        current_app.logger.warning("DPA %s countersigned but its email was not sent", doc.id)
 
 
 # --- the rules' helpers -----------------------------------------------------------

@@ -106,7 +106,7 @@ def dpa_sign(dpa_id):
     except DpaError as e:
         _show_errors(form, e)
         return _detail_page(doc, form)
-    flash("Signed. We will countersign it and let you know; you can download the signed PDF now.", "success")
+    flash("Signed. We will countersign it and email you when it is in force; you can download the signed PDF now.", "success")
     return redirect(url_for("customer.dpa_detail", dpa_id=doc.id), 303)
 
 
