@@ -80,3 +80,18 @@ def test_unknown_policies_and_runs_are_not_found(app, client, login_as):
     assert client.get("/dpo/retention/runs/999999").status_code == 404
     assert post_form(client, "/dpo/retention/run", {"category": "No such data"},
                      token_from="/dpo/retention").status_code == 404
+
+
+def test_people_are_told_the_period_the_dpo_now_enforces_not_the_registry_default(app, client, login_as, make_user):
+    alice = make_user(Role.SUBJECT)
+    calls(app, alice, 10)
+    login_as(Role.DPO)
+    changed = post_form(client, f"/dpo/retention/{policy_id(app, 'Call logs')}",
+                        {"days": "365", "action": "delete", "enabled": "y"})
+    assert changed.status_code == 303, changed.text
+    browser = app.test_client()  # alice's own
+    assert post_form(browser, "/login", {"email": alice.email, "password": TEST_PASSWORD}).status_code == 303
+    for page in ("/portal/", "/my-data/"):
+        text = browser.get(page).text
+        assert "Deleted 1 year after the call was made." in text, page
+        assert "24 months." not in text.split("Call logs")[1][:2000], page  # the registry's default is gone

@@ -34,6 +34,7 @@ from app.services.errors import MailError, ServiceError
 from app.services.links import external_url
 from app.services.mail import send_email
 from app.services.personal_data import columns_of, plain_rows, registry_entries, rows_of, slug_of
+from app.services.retention_notice import kept, retention_texts
 from app.services.receipts import consent_receipt
 
 EXPORT_LIFETIME = timedelta(days=7)
@@ -126,7 +127,7 @@ def build_export(job: Job, progress: jobs.Progress) -> None:
             consent_receipt(user, external_url("preferences.page")), indent=2, ensure_ascii=False))
         archive.writestr("index.html", render_template(
             "exports/index.html", user=user, entries=entries, counts=counts, slug_of=slug_of,
-            generated_at=utcnow(), controller=current_app.config["CONTROLLER_NAME"]))
+            kept=retention_texts(), generated_at=utcnow(), controller=current_app.config["CONTROLLER_NAME"]))
     partial.replace(exports_dir() / final)
     now = utcnow()
     DataExport.update(file_name=final, size_bytes=(exports_dir() / final).stat().st_size, ready_at=now,
@@ -144,10 +145,11 @@ def _write_data_json(archive, user, entries, csvs, progress) -> dict[str, int]:
     with archive.open("data.json", "w", force_zip64=True) as raw, io.TextIOWrapper(raw, "utf-8") as out:
         out.write('{"schemaVersion": %d, "person": %s, "generatedAt": %s, "categories": {' % (
             SCHEMA_VERSION, json.dumps(user.email), json.dumps(utcnow().isoformat() + "Z")))
+        texts = retention_texts()
         for i, entry in enumerate(entries):
             slug = slug_of(entry)
             out.write(("," if i else "") + json.dumps(slug) + ': {"about": '
-                      + json.dumps(_about(entry), ensure_ascii=False) + ', "rows": [')
+                      + json.dumps(_about(entry, kept(entry, texts)), ensure_ascii=False) + ', "rows": [')
             writer = csv.writer(csvs[slug])
             writer.writerow(columns_of(entry))
             n, batch = 0, []
@@ -167,10 +169,10 @@ def _write_data_json(archive, user, entries, csvs, progress) -> dict[str, int]:
     return counts
 
 
-def _about(entry) -> dict:
+def _about(entry, retention: str) -> dict:
     return {"category": entry.category, "holds": entry.holds, "source": entry.source,
             "purpose": entry.purpose, "legalBasis": str(entry.legal_basis), "recipients": list(entry.recipients),
-            "retention": entry.retention, "erasure": str(entry.erasure), "holdReason": entry.hold_reason}
+            "retention": retention, "erasure": str(entry.erasure), "holdReason": entry.hold_reason}
 
 
 def data_schema() -> dict:

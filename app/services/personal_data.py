@@ -10,12 +10,14 @@ from app.db import database
 from app.models import REGISTRY, User
 from app.models.registry import PersonalData
 from app.services.errors import ServiceError
+from app.services.retention_notice import kept, retention_texts
 
 
 @dataclass(frozen=True)
 class CategoryHolding:
     entry: PersonalData
     rows: int
+    kept: str  # how long it is kept, as the DPO's policy now says (app.services.retention_notice)
 
 
 def rows_of(entry: PersonalData, user: User) -> peewee.ModelSelect:
@@ -36,7 +38,8 @@ def rows_of(entry: PersonalData, user: User) -> peewee.ModelSelect:
 
 def holdings_of(user: User) -> list[CategoryHolding]:
     """Each registry category with how many rows it holds about `user`."""
-    return [CategoryHolding(entry, rows_of(entry, user).count()) for entry in registry_entries()]
+    texts = retention_texts()
+    return [CategoryHolding(entry, rows_of(entry, user).count(), kept(entry, texts)) for entry in registry_entries()]
 
 
 def registry_entries() -> list[PersonalData]:
