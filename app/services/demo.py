@@ -53,10 +53,11 @@ DEMO_LOGINS = (
 )
 _LOGIN_NAMES = {
     ALICE_EMAIL: "Alice Martin",
-    "dpo@example.com": "Dana Park (DPO)",
-    "sales@example.com": "Sam Rivera (Sales ops)",
-    "admin@example.com": "Alex Chen (Admin)",
-    "customer@example.com": "Chris Okafor (Northwind Ltd)",
+    # Plain names: a DPO's name is prefilled as the countersignature on a DPA.
+    "dpo@example.com": "Dana Park",
+    "sales@example.com": "Sam Rivera",
+    "admin@example.com": "Alex Chen",
+    "customer@example.com": "Chris Okafor",
 }
 
 EXAMPLE_DOMAINS = ("example.com", "example.org", "example.net")
