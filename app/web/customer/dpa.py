@@ -142,7 +142,7 @@ def _generate(doc: DpaDocument) -> None:
 def _detail_page(doc: DpaDocument, form: SignForm):
     return render_template("customer/dpa/detail.html", doc=doc, form=form, generate_form=GenerateForm(),
                            files=dpa.files_of(doc), signatures=dpa.signatures_of(doc),
-                           status=DpaStatus), 400 if form.errors else 200
+                           superseded_by=dpa.superseded_by(doc), status=DpaStatus), 400 if form.errors else 200
 
 
 def _show_errors(form, error: DpaError) -> None:
