@@ -78,13 +78,14 @@ def test_connect_with_pkce_sync_and_see_the_granted_scopes_and_contacts(app, cli
     authorize = start_connect(client)
     query = parse_qs(urlsplit(authorize).query)
     assert query["code_challenge_method"] == ["S256"] and query["code_challenge"] and query["state"]
-    assert query["scope"] == [CONTACTS_READONLY]
+    assert query["scope"] == [f"openid email {CONTACTS_READONLY}"]  # the id_token names the account
 
     provider.auto_approve(alice.email)
     answer = client.get(consent_at_provider(authorize))
     assert answer.status_code == 303
     connection = the_connection(app, alice)
     assert (connection.status, connection.direction, connection.scopes) == ("connected", "in", [CONTACTS_READONLY])
+    assert connection.account_email == alice.email
     assert run_jobs(app) == 1
     assert [(lead.name, lead.email, lead.source, lead.connection_id) for lead in leads_of(app, alice)] == [
         ("Ann Archer", "ann@example.org", "google_contacts", connection.id),
@@ -93,6 +94,7 @@ def test_connect_with_pkce_sync_and_see_the_granted_scopes_and_contacts(app, cli
 
     listing = client.get("/integrations/").text
     assert CONTACTS_READONLY in listing and "3 contacts in the CRM came from this connection" in listing
+    assert f"Connected as {alice.email} since" in listing
     my_data = client.get("/my-data/category/lead")
     assert my_data.status_code == 200 and "Bob Baker" in my_data.text
     assert run_jobs(app) == 0 and len(leads_of(app, alice)) == 3  # nothing queued twice

@@ -27,7 +27,8 @@ class Direction(enum.StrEnum):
 
 @personal_data(
     category="Connected integrations",
-    holds="The third-party accounts you connected (such as Google Contacts): which, the access you granted, "
+    holds="The third-party accounts you connected (such as Google Contacts): which, the account's email address, "
+          "the access you granted, "
           "the sync direction you chose, when it last synced, and the access tokens, encrypted.",
     source="You, when you connected the account; the provider, which issues the tokens.",
     purpose="To sync the data you asked us to sync, and nothing else (Google's Limited Use rules).",
@@ -44,6 +45,7 @@ class Connection(BaseModel):
     status = peewee.CharField(max_length=20, default=ConnectionStatus.CONNECTED.value)
     direction = peewee.CharField(max_length=10, default=Direction.INTO_CRM.value)
     granted_scopes = peewee.TextField(default="")  # space-separated, as the provider returned them
+    account_email = peewee.CharField(max_length=320, default="")  # which account, from the id_token; "" if not told
     access_token = EncryptedTextField()
     refresh_token = EncryptedTextField(null=True)
     token_expires_at = peewee.DateTimeField(null=True)

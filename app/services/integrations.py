@@ -112,6 +112,9 @@ def imported_count(connection: Connection) -> int:
 
 # --- connecting ----------------------------------------------------------------------
 
+IDENTITY_SCOPES = ("openid", "email")
+
+
 def begin_connect(key: str, direction: str, redirect_uri: str):
     """The redirect to the provider's consent screen, with PKCE (S256) and state."""
     i = offered_integration(key)
@@ -119,7 +122,8 @@ def begin_connect(key: str, direction: str, redirect_uri: str):
         raise ServiceError("Choose how to sync.")
     _metadata(i.provider)  # a provider that is down is said so here, not after a redirect
     session[_PENDING] = {"key": key, "direction": direction}
-    params = {"scope": " ".join(catalogue.scopes_for(i, direction))}
+    # "openid email" as well: the id_token then names the account, shown beside the connection.
+    params = {"scope": " ".join([*IDENTITY_SCOPES, *catalogue.scopes_for(i, direction)])}
     if i.provider == "google":  # a refresh token each time; no merging with other integrations' scopes
         params.update(access_type="offline", prompt="consent")
     return oauth_client(i.provider).authorize_redirect(redirect_uri, **params)
@@ -136,7 +140,8 @@ def complete_connect(user: User, key: str) -> Connection:
                            "was connected: start again from Integrations.")
     token = exchange_code(i.provider)
     try:
-        granted = (token.get("scope") or " ".join(catalogue.scopes_for(i, pending["direction"]))).split()
+        granted = [s for s in (token.get("scope") or " ".join(catalogue.scopes_for(i, pending["direction"]))).split()
+                   if s not in IDENTITY_SCOPES]
         if not set(granted) & set(i.read_scopes + i.write_scopes):
             raise ServiceError(f"You did not allow access to {i.name}, so nothing was connected.")
         direction = pending["direction"]
@@ -178,7 +183,9 @@ def exchange_code(provider_key: str, nothing_done: str = "Nothing was connected"
 
 def _save_connection(user: User, i: catalogue.Integration, token: dict, granted: list[str],
                      direction: str) -> Connection:
+    account = (token.get("userinfo") or {}).get("email") or ""  # claims Authlib checked (signature, nonce)
     fields = dict(status=ConnectionStatus.CONNECTED.value, direction=direction, granted_scopes=" ".join(granted),
+                  account_email=account[:320],
                   access_token=token["access_token"], refresh_token=token.get("refresh_token"),
                   token_expires_at=_expiry(token), last_error="", connected_at=utcnow())
     with database.atomic():
