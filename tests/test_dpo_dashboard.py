@@ -213,7 +213,8 @@ def this_week(filed, consent_event):
     filed("deletion", "pending_review", now - timedelta(days=40), due_at=now - timedelta(days=9))  # overdue
     filed("restriction", "pending_review", now, due_at=now + timedelta(days=30))
     filed("objection", "pending_review", now, due_at=now + timedelta(days=30))
-    closed(filed, "rectification", "completed", now - timedelta(days=20), 6)
+    # Received at 09:00, answered 6 days and 3 hours later: never across a midnight, whenever the suite runs.
+    closed(filed, "rectification", "completed", (now - timedelta(days=20)).replace(hour=9, minute=0), 6)
     consent_event("marketing_email", False, now)
 
 
