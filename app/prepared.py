@@ -55,6 +55,11 @@ class Prepared:
         rows = self.rows(**values)
         return rows[0] if rows else None
 
+    def scalar(self, **values):
+        """The first column of the first row (a COUNT, say), or None."""
+        row = self._run(values)[1].fetchone()
+        return row[0] if row else None
+
     def execute(self, **values) -> int:
         """An UPDATE or DELETE: the number of rows it changed."""
         return self._run(values)[1].rowcount

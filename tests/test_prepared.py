@@ -1,4 +1,8 @@
 """Prepared statements read and write exactly what the same peewee query would."""
+from datetime import datetime
+
+from peewee import SQL, fn
+
 from app.db import database
 from app.models import AuditEvent, Role, User
 from app.models.base import utcnow
@@ -30,3 +34,16 @@ def test_an_insert_returns_the_new_id_and_an_update_its_row_count(db, make_user)
         assert RENAME.execute(id=user.id, name="New name") == 1
         assert RENAME.execute(id=-1, name="Nobody") == 0
         assert User.get_by_id(user.id).name == "New name"
+
+
+def test_a_count_returns_the_same_number_as_peewee_and_the_column_map_is_reused(db, make_user):
+    for i in range(3):
+        make_user(Role.SUBJECT, email=f"counted{i}@example.com")
+    counted = Prepared(lambda slot: User.select(fn.COUNT(SQL("*"))).where(User.role == slot("role")))
+    with database.connection_context():
+        assert counted.scalar(role=Role.SUBJECT.value) == User.select().where(User.role == Role.SUBJECT.value).count()
+        assert counted.scalar(role="nobody") == 0
+        first = BY_EMAIL_AND_ROLE.first(email="counted0@example.com", role=Role.SUBJECT.value)
+        again = BY_EMAIL_AND_ROLE.first(email="counted1@example.com", role=Role.SUBJECT.value)  # the cached map
+    assert (first.email, again.email) == ("counted0@example.com", "counted1@example.com")
+    assert isinstance(again.created_at, datetime) and again.role == Role.SUBJECT.value  # still converted
