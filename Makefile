@@ -15,9 +15,12 @@ run: setup
 	@echo "Serving on $(BASE_URL)  (Ctrl-C stops the web server, the scheduler, the mail catcher and the inbound mail server)"
 	@# One worker: the demo's rate limits are counted in memory, per process.
 	@# If any of the four stops (say, port 8025 is taken), the others are stopped too.
+	@# The scheduler starts once the mail catcher listens: its catch-up may send mail at once.
 	@export DEMO_MODE=1; \
 	trap 'kill $$(jobs -p) 2>/dev/null; wait' EXIT; \
 	$(FLASK) devmail run & \
+	for i in $$(seq 50); do $(VENV)/bin/python -c 'import socket; socket.create_connection(("127.0.0.1", 8025), 1)' \
+		2>/dev/null && break; sleep 0.2; done; \
 	$(FLASK) inbound run & \
 	$(FLASK) jobs run & \
 	$(VENV)/bin/gunicorn --bind 127.0.0.1:$(PORT) --workers 1 --threads 8 --access-logfile - wsgi:app & \
