@@ -338,3 +338,9 @@ def test_erasing_a_person_revokes_their_connections_and_their_synced_contacts_go
     run_jobs(app)
     assert [r["token"] for r in provider.revoked] == [refresh]
     assert the_connection(app, alice) is None and leads_of(app, alice) == []
+
+
+def test_scopes_that_only_name_the_account_are_not_listed_as_access():
+    assert integrations._names_identity("openid") and integrations._names_identity("email")
+    assert integrations._names_identity("https://www.googleapis.com/auth/userinfo.email")  # Google's form of "email"
+    assert not integrations._names_identity(CONTACTS_READONLY)

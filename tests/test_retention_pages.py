@@ -95,3 +95,15 @@ def test_people_are_told_the_period_the_dpo_now_enforces_not_the_registry_defaul
         text = browser.get(page).text
         assert "Deleted 1 year after the call was made." in text, page
         assert "24 months." not in text.split("Call logs")[1][:2000], page  # the registry's default is gone
+
+
+def test_a_paused_policy_promises_no_period(app, client, login_as, make_user):
+    alice = make_user(Role.SUBJECT)
+    calls(app, alice, 10)
+    login_as(Role.DPO)
+    paused = post_form(client, f"/dpo/retention/{policy_id(app, 'Call logs')}", {"days": "730", "action": "delete"})
+    assert paused.status_code == 303, paused.text
+    browser = app.test_client()
+    assert post_form(browser, "/login", {"email": alice.email, "password": TEST_PASSWORD}).status_code == 303
+    text = browser.get("/my-data/").text.split("Call logs")[1][:2000]
+    assert "retention period, which is paused for now" in text and "24 months." not in text

@@ -380,7 +380,8 @@ def countersign_dpa(dpo: User, dpa_id: int, name: str, title: str, authority: bo
         superseded = list(older)
         for old in superseded:
             _supersede(old, doc, dpo, ip, now)
-    _tell_countersigned(doc, bool(superseded))
+    # "Replaces your earlier one" only when one was in force or signed, not for a draft.
+    _tell_countersigned(doc, any(old.status in SIGNED_STATUSES for old in superseded))
     return doc
 
 
@@ -389,12 +390,12 @@ def _tell_countersigned(doc: DpaDocument, superseded: bool) -> None:
     at the DPA's contact and the admin's own address. A mail failure leaves the DPA
     countersigned (the console shows it) and is logged."""
     link = external_url("customer.dpa_detail", dpa_id=doc.id)
-    try:
-        for address in dict.fromkeys((doc.contact_email, doc.customer_admin.email)):
+    for address in dict.fromkeys((doc.contact_email, doc.customer_admin.email)):
+        try:
             send_email(address, f"Your DPA {doc.document_id} is countersigned", "dpa_countersigned", doc=doc,
                        superseded=superseded, link=link)
-    except MailError:
-        current_app.logger.warning("DPA %s countersigned but its email was not sent", doc.id)
+        except MailError:
+            current_app.logger.warning("DPA %s countersigned but its email to one address was not sent", doc.id)
 
 
 # --- the rules' helpers -----------------------------------------------------------

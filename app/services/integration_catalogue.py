@@ -31,6 +31,9 @@ class Provider:
     discovery_url: str
     env_prefix: str  # <PREFIX>_CLIENT_ID and <PREFIX>_CLIENT_SECRET
     disclosure: str = ""  # shown immediately before the person is sent to consent
+    # Its id_tokens pass Authlib's checks, so a connection can name the account.
+    # Not Microsoft's multi-tenant "common" endpoint: its issuer is a {tenantid} template.
+    names_account: bool = True
 
 
 @dataclass(frozen=True)
@@ -57,7 +60,7 @@ PROVIDERS = {p.key: p for p in (
     Provider("google", "Google", "https://accounts.google.com/.well-known/openid-configuration", "GOOGLE",
              GOOGLE_LIMITED_USE),
     Provider("microsoft", "Microsoft", "https://login.microsoftonline.com/common/v2.0/.well-known/openid-configuration",
-             "MICROSOFT"),
+             "MICROSOFT", names_account=False),
     Provider("linkedin", "LinkedIn", "https://www.linkedin.com/oauth/.well-known/openid-configuration", "LINKEDIN"),
 )}
 

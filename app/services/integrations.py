@@ -115,6 +115,11 @@ def imported_count(connection: Connection) -> int:
 IDENTITY_SCOPES = ("openid", "email")
 
 
+def _names_identity(scope: str) -> bool:
+    """Scopes that only say who the account is (Google answers "email" with its URL form)."""
+    return scope in IDENTITY_SCOPES or scope.endswith(("/auth/userinfo.email", "/auth/userinfo.profile"))
+
+
 def begin_connect(key: str, direction: str, redirect_uri: str):
     """The redirect to the provider's consent screen, with PKCE (S256) and state."""
     i = offered_integration(key)
@@ -123,7 +128,8 @@ def begin_connect(key: str, direction: str, redirect_uri: str):
     _metadata(i.provider)  # a provider that is down is said so here, not after a redirect
     session[_PENDING] = {"key": key, "direction": direction}
     # "openid email" as well: the id_token then names the account, shown beside the connection.
-    params = {"scope": " ".join([*IDENTITY_SCOPES, *catalogue.scopes_for(i, direction)])}
+    identity = IDENTITY_SCOPES if catalogue.PROVIDERS[i.provider].names_account else ()
+    params = {"scope": " ".join([*identity, *catalogue.scopes_for(i, direction)])}
     if i.provider == "google":  # a refresh token each time; no merging with other integrations' scopes
         params.update(access_type="offline", prompt="consent")
     return oauth_client(i.provider).authorize_redirect(redirect_uri, **params)
@@ -140,8 +146,8 @@ def complete_connect(user: User, key: str) -> Connection:
                            "was connected: start again from Integrations.")
     token = exchange_code(i.provider)
     try:
-        granted = [s for s in (token.get("scope") or " ".join(catalogue.scopes_for(i, pending["direction"]))).split()
-                   if s not in IDENTITY_SCOPES]
+        returned = (token.get("scope") or " ".join(catalogue.scopes_for(i, pending["direction"]))).split()
+        granted = list(dict.fromkeys(s for s in returned if not _names_identity(s)))
         if not set(granted) & set(i.read_scopes + i.write_scopes):
             raise ServiceError(f"You did not allow access to {i.name}, so nothing was connected.")
         direction = pending["direction"]

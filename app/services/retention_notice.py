@@ -9,15 +9,23 @@ from app.models.registry import PersonalData, RetentionRule
 from app.models.retention import RetentionPolicy
 
 _VERBS = {"delete": "Deleted", "anonymise": "Anonymised"}
+PAUSED = ("Kept until our data protection officer resumes its retention period, which is paused for now; "
+          "you can ask us to erase it at any time.")
 
 
 def retention_texts() -> dict[str, str]:
-    """Category → what to say, for every category a policy now overrides."""
-    rules = {e.category: e.retention_rule for e in REGISTRY.values() if e.retention_rule}
+    """Category → what to say, for every category a policy now overrides: a changed
+    period, or a paused one (nothing is then removed by age, so none is promised)."""
+    entries = {e.category: e for e in REGISTRY.values() if e.retention_rule}
     texts = {}
-    for row in RetentionPolicy.select().where(RetentionPolicy.enabled == True):  # noqa: E712
-        rule = rules.get(row.category)
-        if rule and (row.days, row.action) != (rule.days, rule.action):
+    for row in RetentionPolicy.select():
+        entry = entries.get(row.category)
+        if entry is None:
+            continue
+        rule = entry.retention_rule
+        if not row.enabled:
+            texts[row.category] = PAUSED
+        elif (row.days, row.action) != (rule.days, rule.action):
             texts[row.category] = describe(row.days, row.action, rule)
     return texts
 

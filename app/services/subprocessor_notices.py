@@ -16,7 +16,7 @@ from flask import current_app
 from app.db import transaction
 from app.models import Role, User
 from app.models.base import utcnow
-from app.models.dpa import SIGNED_STATUSES, DpaDocument
+from app.models.dpa import SIGNED_STATUSES, DpaDocument, DpaStatus
 from app.models.subprocessor_notices import SubprocessorNotice
 from app.models.subprocessors import SubprocessorVersion
 from app.services import audit, subprocessors
@@ -57,7 +57,7 @@ def notify_customers(version: SubprocessorVersion, now: datetime | None = None,
                 if version.number > 1 else None)
     sent: list[SubprocessorNotice] = []
     admins = recipients()
-    dpas = _newest_signed({u.id for u in admins})
+    dpas, mailed = _dpas_in_force({u.id for u in admins}), set()
     for user in admins:
         with transaction():
             if SubprocessorNotice.select().where((SubprocessorNotice.version == version.id)
@@ -70,14 +70,19 @@ def notify_customers(version: SubprocessorVersion, now: datetime | None = None,
                                         & (SubprocessorNotice.user == user.id))
         if notice.sent_at != now:
             continue  # someone else sent it meanwhile
-        try:
-            # To the DPA's contact (Annex I, Part A, where clause 6.2 promises notices), and
-            # to the admin who answers them in the console, if that is someone else.
-            for address in dict.fromkeys((dpas[user.id].contact_email, user.email)):
+        # To the DPA's contact (Annex I, Part A, where clause 6.2 promises notices), and to
+        # the admin who answers them in the console; each address once per change.
+        doc = dpas.get(user.id)
+        for address in dict.fromkeys(filter(None, (doc.contact_email if doc else "", user.email))):
+            if address.lower() in mailed:
+                continue
+            mailed.add(address.lower())
+            try:
                 send_email(address, _subject(version), "subprocessor_change", version=version, previous=previous,
                            deadline=deadline, link=external_url("customer.notices"))
-        except MailError:
-            notice.mail_failed = True
+            except MailError:
+                notice.mail_failed = True
+        if notice.mail_failed:
             SubprocessorNotice.update(mail_failed=True).where(SubprocessorNotice.id == notice.id).execute()
         sent.append(notice)
     if sent:
@@ -132,20 +137,24 @@ def objections_for_dpo() -> list[SubprocessorNotice]:
                       .join(SubprocessorVersion).switch(SubprocessorNotice).join(User)
                       .where(SubprocessorNotice.objected_at.is_null(False))
                       .order_by(SubprocessorNotice.objected_at.desc(), SubprocessorNotice.id.desc()))
-    dpas = _newest_signed({n.user_id for n in objections})
+    dpas = _dpas_in_force({n.user_id for n in objections})
     for notice in objections:
         notice.company = dpas[notice.user_id].legal_name if notice.user_id in dpas else ""
     return objections
 
 
-def _newest_signed(user_ids: set[int]) -> dict[int, DpaDocument]:
-    """Each admin's newest signed or countersigned DPA: its company and contact."""
-    newest: dict[int, DpaDocument] = {}
+def _dpas_in_force(user_ids: set[int]) -> dict[int, DpaDocument]:
+    """Each admin's DPA in force: the countersigned one, else their newest signed one
+    (awaiting our countersignature). Its company and contact are the ones to use."""
+    chosen: dict[int, DpaDocument] = {}
     for doc in (DpaDocument.select().where(DpaDocument.customer_admin.in_(list(user_ids)),
                                            DpaDocument.status.in_(SIGNED_STATUSES))
                 .order_by(DpaDocument.id)):
-        newest[doc.customer_admin_id] = doc  # the newest wins
-    return newest
+        current = chosen.get(doc.customer_admin_id)
+        if current is None or current.status != DpaStatus.COUNTERSIGNED.value or \
+                doc.status == DpaStatus.COUNTERSIGNED.value:
+            chosen[doc.customer_admin_id] = doc  # newer wins, unless it would replace a countersigned one
+    return chosen
 
 
 def _day(day: date) -> str:
