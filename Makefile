@@ -26,7 +26,8 @@ run: setup
 	$(VENV)/bin/gunicorn --bind 127.0.0.1:$(PORT) --workers 1 --threads 8 --access-logfile - wsgi:app & \
 	wait -n
 
-test: setup $(VENV)/.dev-installed /usr/bin/chromium
+test: setup $(VENV)/.dev-installed /usr/bin/chromium /usr/bin/pdftoppm
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/pytest
 
 bench: setup $(VENV)/.dev-installed
@@ -51,10 +52,14 @@ static/vendor/htmx.min.js: node_modules/.package-lock.json
 	mkdir -p static/vendor
 	cp node_modules/htmx.org/dist/htmx.min.js $@
 
-# Browser tests drive Debian's Chromium, never a downloaded browser.
+# Browser tests drive Debian's Chromium, never a downloaded browser; the DPA test
+# renders PDF pages to images with poppler's pdftoppm.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT_INSTALL := $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
 /usr/bin/chromium:
-	$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+	$(APT_INSTALL) chromium
+/usr/bin/pdftoppm:
+	$(APT_INSTALL) poppler-utils
 
 clean:
 	rm -rf $(VENV) node_modules static/vendor .pytest_cache

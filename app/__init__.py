@@ -44,12 +44,18 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     # Job handlers register themselves on import; every process (web, CLI, scheduler)
     # must know them all, since any of them may queue a job the scheduler runs.
-    from app.services import erasure, exports, newsletter_sending  # noqa: F401
-    from app.services import integration_adapters, retention, subscriber_import  # noqa: F401
+    from app.services.integrations import adapters  # noqa: F401
+    from app.services.newsletters import sending, subscriber_import  # noqa: F401
+    from app.services.retention import policies  # noqa: F401
+    from app.services.rights import erasure, exports  # noqa: F401
     from app.web import register_web
     register_web(app)
     from app.cli import register_commands
     register_commands(app)
+    # /admin/jobs lists the scheduler's jobs; handed over here because the web layer
+    # may not import the scheduler process (jobs/) that sits above it.
+    from jobs import scheduled_jobs
+    app.extensions["scheduled_jobs"] = scheduled_jobs
     return app
 
 

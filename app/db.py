@@ -8,10 +8,8 @@ import threading
 import weakref
 from pathlib import Path
 
-import click
 import peewee
 from flask import Flask
-from flask.cli import AppGroup
 from peewee_migrate import Router
 from playhouse.db_url import connect
 from playhouse.pool import PooledSqliteDatabase
@@ -146,28 +144,3 @@ def init_app(app: Flask) -> None:
         if not database.is_closed():
             database.close()
 
-    app.cli.add_command(db_cli)
-
-
-@click.group("db", cls=AppGroup, help="Schema migrations.")
-def db_cli():
-    pass
-
-
-@db_cli.command("upgrade", help="Apply pending migrations.")
-def upgrade_command():
-    from app.services.purposes import ensure_catalogue  # reference data the app needs
-    applied = upgrade()
-    refresh_statistics()
-    click.echo(f"Applied {len(applied)} migration(s): {', '.join(applied)}" if applied
-               else "Database schema is up to date.")
-    added = ensure_catalogue()
-    if added:
-        click.echo(f"Added {added} purpose(s) to the catalogue.")
-
-
-@db_cli.command("revision", help="Write a new migration from the difference between models and schema.")
-@click.argument("name")
-def revision_command(name):
-    from app.models import ALL_MODELS
-    migration_router().create(name, auto=list(ALL_MODELS))

@@ -5,7 +5,7 @@ A SCHEDULE entry's arguments are APScheduler's: interval fields ({"minutes": 5})
 default, or cron fields with "trigger": "cron"; job options such as
 misfire_grace_time may sit beside either.
 
-Every run goes through app.services.schedule: it runs once per fire time however
+Every run goes through app.services.platform.schedule: it runs once per fire time however
 many schedulers share the database, its outcome is kept for /admin/jobs, a cron run
 missed while no scheduler was up is caught up once at start, and "Run now" from
 /admin/jobs is picked up by the job that runs every two seconds."""
@@ -18,10 +18,17 @@ from flask import Flask
 
 from app.db import database
 from app.models.base import utcnow
-from app.services import schedule
+from app.services.platform import schedule
 from jobs import (
-    end_cooling_off, enforce_retention, expire_newsletter_sign_ups, purge_expired_exports, purge_sign_in_links,
-    refresh_statistics, run_pending_jobs, send_dpo_digest, sync_integrations,
+    end_cooling_off,
+    enforce_retention,
+    expire_newsletter_sign_ups,
+    purge_expired_exports,
+    purge_sign_in_links,
+    refresh_statistics,
+    run_pending_jobs,
+    send_dpo_digest,
+    sync_integrations,
 )
 
 SCHEDULE = (

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Flask
 
 from app.db import database
-from app.services.requests import end_cooling_off
+from app.services.rights.requests import end_cooling_off
 
 
 def run(app: Flask) -> int:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from flask import Flask
 
 from app.db import database
-from app.services import retention
+from app.services.retention import policies
 
 
 def run(app: Flask) -> int:
     with app.app_context(), database.connection_context():
-        run = retention.start_run("schedule")
+        run = policies.start_run("schedule")
     app.logger.info("enforce_retention: queued run %d", run.id)
     return run.id

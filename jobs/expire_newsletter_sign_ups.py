@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Flask
 
 from app.db import database
-from app.services.newsletters import expire_pending
+from app.services.newsletters.catalogue import expire_pending
 
 
 def run(app: Flask) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Flask
 
 from app.db import database
-from app.services.exports import purge_expired_exports
+from app.services.rights.exports import purge_expired_exports
 
 
 def run(app: Flask) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Flask
 
 from app.db import database
-from app.services.auth import purge_sign_in_links
+from app.services.accounts.auth import purge_sign_in_links
 
 
 def run(app: Flask) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Flask
 
 from app.db import database
-from app.services.jobs import run_pending
+from app.services.platform.jobs import run_pending
 
 
 def run(app: Flask) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Flask
 
 from app.db import database
-from app.services.digest import send_dpo_digests
+from app.services.rights.digest import send_dpo_digests
 
 
 def run(app: Flask) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Flask
 
 from app.db import database
-from app.services.integrations import sync_all_due
+from app.services.integrations.connections import sync_all_due
 
 
 def run(app: Flask) -> int:

@@ -18,8 +18,8 @@ from werkzeug.serving import make_server
 from app import create_app
 from app.db import database, open_database, upgrade
 from app.models import ALL_MODELS, Role, User
-from app.services.passwords import hash_password
-from app.services.purposes import ensure_catalogue
+from app.services.accounts.passwords import hash_password
+from app.services.consent.purposes import ensure_catalogue
 from tests.support.forms import post_form
 from tests.support.postgres import PostgresCluster
 from tests.support.smtp import SmtpServer
@@ -31,6 +31,31 @@ TEST_TOTP_SECRET = "KRSXG5CUN5KWCY3UN5SGS43QMFRGK2LT"  # 160 bits
 
 def pytest_report_header(config):
     return "database backends: SQLite (file, WAL) and PostgreSQL (throwaway cluster started by the tests)"
+
+
+# A skipped test proves nothing: the run fails, naming it, instead of passing quietly.
+_skipped: list[str] = []
+
+
+def pytest_runtest_logreport(report):
+    if report.skipped and not hasattr(report, "wasxfail"):
+        _skipped.append(report.nodeid)
+
+
+def pytest_collectreport(report):
+    if report.skipped:
+        _skipped.append(report.nodeid)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if _skipped and exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _skipped:
+        terminalreporter.write_line(f"FAILED: {len(_skipped)} test(s) skipped; every test must run: "
+                                    + ", ".join(_skipped[:10]), red=True)
 
 
 @pytest.fixture(scope="session")
@@ -177,6 +202,7 @@ def live_server(app):
 @pytest.fixture(scope="session")
 def chromium():
     from playwright.sync_api import sync_playwright
+
     from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
@@ -213,7 +239,7 @@ def page(chromium, live_server, request):
 @pytest.fixture
 def job_worker(app):
     """The scheduler's job loop, in a thread, for journeys that wait on jobs."""
-    from app.services.jobs import run_pending
+    from app.services.platform.jobs import run_pending
     stop = threading.Event()
 
     def loop():
@@ -237,9 +263,9 @@ def sales(make_user):
 @pytest.fixture
 def newsletter(app, sales):
     """A single opt-in newsletter, made by sales ops."""
-    from app.services import newsletters
+    from app.services.newsletters import catalogue
     with app.app_context(), database.connection_context():
-        return newsletters.create_newsletter("Spring news", "Our seasonal offers, four times a year.", "Offers",
+        return catalogue.create_newsletter("Spring news", "Our seasonal offers, four times a year.", "Offers",
                                              False, sales)
 
 

@@ -5,7 +5,7 @@ import pytest
 
 from app.db import database
 from app.models import AuditEvent, Role
-from app.services import audit
+from app.services.platform import audit
 
 
 def write_three():

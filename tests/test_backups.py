@@ -11,13 +11,14 @@ import pytest
 from cryptography.fernet import Fernet
 
 from app.db import database
-from app.models import REGISTRY, AuditEvent, Profile, PrivacyRequest, Role, User
+from app.models import REGISTRY, AuditEvent, PrivacyRequest, Profile, Role, User
 from app.models.registry import Erasure
-from app.services import backups, jobs
-from app.services.audit import verify_chain
+from app.services.consent.suppression import is_suppressed
 from app.services.demo import seed_demo
-from app.services.personal_data import rows_of
-from app.services.suppression import is_suppressed
+from app.services.platform import jobs
+from app.services.platform.audit import verify_chain
+from app.services.retention import backups
+from app.services.rights.personal_data import rows_of
 from tests.conftest import TEST_PASSWORD
 from tests.support.forms import post_form
 from tests.test_erasure import approve_after_cooling_off, ask_for_erasure, scan_for

@@ -7,11 +7,11 @@ from hypothesis import strategies as st
 
 from app.db import database
 from app.models import AuditEvent, ConsentEvent, ConsentSource, ConsentState, Purpose, Role
-from app.services import consent
-from app.services.errors import ServiceError
-from app.services.purposes import update_purpose
+from app.services.consent import ledger
+from app.services.consent.purposes import update_purpose
+from app.services.platform.errors import ServiceError
 
-PORTAL = consent.Origin(ConsentSource.PORTAL, ip="203.0.113.9", user_agent="pytest")
+PORTAL = ledger.Origin(ConsentSource.PORTAL, ip="203.0.113.9", user_agent="pytest")
 
 
 def purpose(key):
@@ -19,7 +19,7 @@ def purpose(key):
 
 
 def choices(user):
-    return {c.purpose.key: c.granted for c in consent.choices_for(user)}
+    return {c.purpose.key: c.granted for c in ledger.choices_for(user)}
 
 
 @pytest.fixture
@@ -37,7 +37,7 @@ def test_a_new_person_has_every_consent_purpose_off(person):
 
 
 def test_a_change_writes_event_state_and_audit_together(person):
-    event = consent.set_consent(person, purpose("click_tracking"), True, PORTAL)
+    event = ledger.set_consent(person, purpose("click_tracking"), True, PORTAL)
     state = ConsentState.get(ConsentState.user == person.id)
     assert (event.granted, event.notice_version, event.source, event.ip) == (True, 1, "portal", "203.0.113.0")
     assert state.last_event_id == event.id and state.granted
@@ -46,43 +46,43 @@ def test_a_change_writes_event_state_and_audit_together(person):
 
 
 def test_the_same_choice_twice_is_recorded_once(person):
-    assert consent.set_consent(person, purpose("sms_marketing"), True, PORTAL)
-    assert consent.set_consent(person, purpose("sms_marketing"), True, PORTAL) is None
+    assert ledger.set_consent(person, purpose("sms_marketing"), True, PORTAL)
+    assert ledger.set_consent(person, purpose("sms_marketing"), True, PORTAL) is None
     assert ConsentEvent.select().count() == 1
 
 
 def test_essential_messages_cannot_be_switched_off(person):
     with pytest.raises(ServiceError, match="cannot be switched off"):
-        consent.set_consent(person, purpose("security_alerts"), False, PORTAL)
+        ledger.set_consent(person, purpose("security_alerts"), False, PORTAL)
 
 
 def test_stop_all_marketing_withdraws_every_marketing_channel(person):
     for key in ("marketing_email", "sms_marketing"):
-        consent.set_consent(person, purpose(key), True, PORTAL)
-    withdrawn = consent.stop_all_marketing(person, PORTAL)
+        ledger.set_consent(person, purpose(key), True, PORTAL)
+    withdrawn = ledger.stop_all_marketing(person, PORTAL)
     marketing = [p.key for p in Purpose.select().where(Purpose.kind.in_(["marketing", "tracking"]))]
     assert {e.purpose.key for e in withdrawn} == set(marketing)  # an explicit "no" even where never asked
     assert "click_tracking" in marketing  # tracking profiles people for marketing: it stops too
     assert not any(choices(person)[k] for k in marketing)
-    assert consent.stop_all_marketing(person, PORTAL) == []  # already off: nothing more to record
+    assert ledger.stop_all_marketing(person, PORTAL) == []  # already off: nothing more to record
 
 
 def test_gpc_leaves_partner_sharing_off_with_a_gpc_event(person):
-    consent.set_consent(person, purpose("partner_sharing"), True, PORTAL)
-    gpc = consent.Origin(ConsentSource.GPC)
-    [event] = consent.honour_gpc(person, gpc)
+    ledger.set_consent(person, purpose("partner_sharing"), True, PORTAL)
+    gpc = ledger.Origin(ConsentSource.GPC)
+    [event] = ledger.honour_gpc(person, gpc)
     assert (event.purpose.key, event.granted, event.source) == ("partner_sharing", False, "gpc")
-    assert consent.honour_gpc(person, gpc) == []
+    assert ledger.honour_gpc(person, gpc) == []
 
 
 def test_a_material_notice_change_asks_for_confirmation_again(person, make_user):
     tracking = purpose("click_tracking")
-    consent.set_consent(person, tracking, True, PORTAL)
+    ledger.set_consent(person, tracking, True, PORTAL)
     update_purpose(tracking, name=tracking.name, description="Now also measures reading time.",
                    default_granted=False, material=True, actor=make_user(Role.ADMIN))
-    [choice] = [c for c in consent.choices_for(person) if c.purpose.key == "click_tracking"]
+    [choice] = [c for c in ledger.choices_for(person) if c.purpose.key == "click_tracking"]
     assert choice.needs_reconfirmation and choice.granted is False  # not assumed
-    event = consent.set_consent(person, purpose("click_tracking"), True, PORTAL)
+    event = ledger.set_consent(person, purpose("click_tracking"), True, PORTAL)
     assert event.notice_version == 2
     assert choices(person)["click_tracking"] is True
 
@@ -123,11 +123,11 @@ def test_ledger_and_state_agree_after_any_sequence_of_changes(person, steps):
     ConsentEvent.delete().where(ConsentEvent.user == person.id).execute()
     for action, key, granted, source in steps:
         if action == "set":
-            consent.set_consent(person, purpose(key), granted, consent.Origin(source))
+            ledger.set_consent(person, purpose(key), granted, ledger.Origin(source))
         elif action == "stop_marketing":
-            consent.stop_all_marketing(person, PORTAL)
+            ledger.stop_all_marketing(person, PORTAL)
         else:
-            consent.honour_gpc(person, consent.Origin(ConsentSource.GPC))
+            ledger.honour_gpc(person, ledger.Origin(ConsentSource.GPC))
     assert_ledger_and_state_agree(person)
 
 
@@ -139,7 +139,7 @@ def test_concurrent_double_clicks_leave_state_equal_to_the_last_event(person, ap
         try:
             with app.app_context(), database.connection_context():
                 for _ in range(5):
-                    consent.set_consent(person, tracking, granted, PORTAL)
+                    ledger.set_consent(person, tracking, granted, PORTAL)
                     granted = not granted
         except Exception as e:  # collected: an exception in a thread would otherwise vanish
             errors.append(e)
@@ -154,26 +154,26 @@ def test_concurrent_double_clicks_leave_state_equal_to_the_last_event(person, ap
 
 
 def test_an_explicit_opt_in_after_gpc_stands_and_the_signal_does_not_flip_it(person):
-    gpc = consent.Origin(ConsentSource.GPC)
-    assert len(consent.honour_gpc(person, gpc)) == 1  # sharing withdrawn, with a gpc event
-    consent.set_consent(person, purpose("partner_sharing"), True, PORTAL)  # then the person opts in
-    assert consent.honour_gpc(person, gpc) == []  # the later explicit choice stands
+    gpc = ledger.Origin(ConsentSource.GPC)
+    assert len(ledger.honour_gpc(person, gpc)) == 1  # sharing withdrawn, with a gpc event
+    ledger.set_consent(person, purpose("partner_sharing"), True, PORTAL)  # then the person opts in
+    assert ledger.honour_gpc(person, gpc) == []  # the later explicit choice stands
     assert choices(person)["partner_sharing"] is True
 
 
 def test_gpc_still_overrides_a_yes_recorded_before_the_signal(person):
-    consent.set_consent(person, purpose("partner_sharing"), True, PORTAL)
-    [event] = consent.honour_gpc(person, consent.Origin(ConsentSource.GPC))
+    ledger.set_consent(person, purpose("partner_sharing"), True, PORTAL)
+    [event] = ledger.honour_gpc(person, ledger.Origin(ConsentSource.GPC))
     assert event.source == "gpc" and choices(person)["partner_sharing"] is False
 
 
 def test_rewording_keeps_every_notice_and_only_a_material_change_asks_again(person, make_user, app):
     from app.models import PurposeNotice
-    from app.services.receipts import consent_receipt
+    from app.services.consent.receipts import consent_receipt
     admin = make_user(Role.ADMIN)
     tracking = purpose("click_tracking")
     original = tracking.description
-    consent.set_consent(person, tracking, True, PORTAL)
+    ledger.set_consent(person, tracking, True, PORTAL)
     update_purpose(tracking, name=tracking.name, description="Same meaning, clearer words.",
                    default_granted=False, material=False, actor=admin)
     assert purpose("click_tracking").notice_version == 2

@@ -3,8 +3,8 @@ import re
 
 from app.db import database
 from app.models import ApiKey, ConsentSource, Purpose, Role
-from app.services import consent
-from app.services.api_keys import create_api_key
+from app.services.accounts.api_keys import create_api_key
+from app.services.consent import ledger
 from tests.support.forms import post_form
 
 
@@ -22,8 +22,8 @@ def test_a_key_gets_the_persons_current_state_per_purpose(client, make_user):
     key = new_key(make_user)
     person = make_user(Role.SUBJECT, email="Reader@Example.com")
     with database.connection_context():
-        consent.set_consent(person, Purpose.get(Purpose.key == "click_tracking"), True,
-                            consent.Origin(ConsentSource.PORTAL))
+        ledger.set_consent(person, Purpose.get(Purpose.key == "click_tracking"), True,
+                            ledger.Origin(ConsentSource.PORTAL))
     response = ask(client, key, "READER@example.com")
     assert response.status_code == 200
     purposes = response.json["purposes"]
@@ -99,7 +99,7 @@ def test_an_admin_cannot_pre_tick_a_consent_purpose(client, login_as):
 
 
 def test_a_suppressed_address_is_refused_everything_not_unknown(app, client, make_user):
-    from app.services.suppression import suppress
+    from app.services.consent.suppression import suppress
     key = new_key(make_user)
     with app.app_context(), database.connection_context():
         suppress("Gone@Example.com", "erasure")

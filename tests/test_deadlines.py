@@ -3,8 +3,13 @@ from datetime import datetime
 
 import pytest
 
-from app.services.deadlines import (
-    add_months, days_left, due_date, extended_due_date, jurisdiction_for, receipt_confirmation_due,
+from app.services.rights.deadlines import (
+    add_months,
+    days_left,
+    due_date,
+    extended_due_date,
+    jurisdiction_for,
+    receipt_confirmation_due,
 )
 
 

@@ -4,12 +4,11 @@ from pathlib import Path
 import pytest
 
 from app import create_app
-
 from app.db import database
 from app.models import REGISTRY, Role, UploadedFile, User
-from app.services.auth import totp_for
+from app.services.accounts.auth import totp_for
 from app.services.demo import DEMO_LOGINS, DEMO_PASSWORD, DEMO_TOTP_SECRET, seed_demo
-from app.services.personal_data import holdings_of
+from app.services.rights.personal_data import holdings_of
 from tests.support.forms import post_form
 
 HOMES = {Role.SUBJECT: "/portal/", Role.DPO: "/dpo/", Role.SALES_OPS: "/sales/", Role.ADMIN: "/admin/users",

@@ -9,7 +9,7 @@ from app.db import database
 from app.devmail import MaildirHandler, read_mailbox
 from app.models import SignInLink
 from app.models.base import utcnow
-from app.services.mail import build_message, deliver
+from app.services.platform.mail import build_message, deliver
 from jobs import build_scheduler, purge_sign_in_links, run_pending_jobs
 
 

@@ -1,4 +1,4 @@
-"""The DPA document (app.services.dpa_document): rendered with WeasyPrint, read back
+"""The DPA document (app.services.agreements.dpa_document): rendered with WeasyPrint, read back
 with pypdf. Annex III comes from the sub-processor register as of the document's
 date, so the register is seeded with changes before and after that moment."""
 from __future__ import annotations
@@ -8,7 +8,6 @@ import html
 import io
 import logging
 import re
-import shutil
 import subprocess
 import xml.etree.ElementTree as ET
 from dataclasses import replace
@@ -19,8 +18,8 @@ import pypdf
 import pytest
 
 from app.db import database
-from app.services import dpa_document as dpa
-from app.services.subprocessors import Details, add_subprocessor, remove_subprocessor
+from app.services.agreements import dpa_document as dpa
+from app.services.agreements.subprocessors import Details, add_subprocessor, remove_subprocessor
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 AS_OF = datetime(2026, 11, 3, 12, 0)
@@ -235,9 +234,8 @@ def test_the_processor_party_comes_from_the_configuration(app):
 
 def test_pages_turned_into_png_for_a_look(signed, request):
     """The cover, the end of Annex II and Annex III as PNG in test-artifacts/, to be
-    looked at by hand (the layout cannot be asserted); the test checks they were made."""
-    if not shutil.which("pdftoppm"):
-        pytest.skip("pdftoppm (poppler-utils) is not installed")
+    looked at by hand (the layout cannot be asserted); the test checks they were made.
+    `make test` installs pdftoppm (poppler-utils), as it installs Chromium."""
     ARTIFACTS.mkdir(exist_ok=True)
     backend = request.node.callspec.id if hasattr(request.node, "callspec") else "run"
     pdf = ARTIFACTS / f"dpa-{backend}.pdf"

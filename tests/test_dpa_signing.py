@@ -15,9 +15,9 @@ from playwright.sync_api import expect
 
 from app.db import database
 from app.models import AuditEvent, DpaDocument, DpaFile, DpaSignature, Role
-from app.services import dpa
-from app.services.dpa import DpaError, DpaRequest
-from app.services.errors import ServiceError
+from app.services.agreements import dpa
+from app.services.agreements.dpa import DpaError, DpaRequest
+from app.services.platform.errors import ServiceError
 from tests.conftest import TEST_PASSWORD, TEST_TOTP_SECRET
 from tests.support.browser import assert_accessible, sign_in
 from tests.support.forms import post_form

@@ -8,8 +8,9 @@ import pytest
 
 from app.models import ConsentEvent, DataExport, Job, PrivacyRequest, Purpose, Role
 from app.models.base import utcnow
-from app.services import dpo_metrics
-from app.services.dpo_metrics import median_of
+from app.services.platform.weekly import week_starts
+from app.services.rights import dpo_metrics
+from app.services.rights.dpo_metrics import median_of
 from tests.conftest import TEST_PASSWORD, TEST_TOTP_SECRET
 from tests.support.browser import assert_accessible, sign_in
 
@@ -89,7 +90,7 @@ def test_days_are_calendar_days_from_receipt_to_answer(filed):
 def test_the_queue_index_covers_exactly_the_open_requests():
     """PostgreSQL only uses the partial index when the queue's status list is its own."""
     from app.models.requests import QUEUE_STATUSES
-    from app.services.requests import OPEN
+    from app.services.rights.requests import OPEN
     assert QUEUE_STATUSES == OPEN
 
 
@@ -102,7 +103,7 @@ def test_median_of_a_histogram():
 
 
 def test_weekly_buckets_start_on_monday_and_cover_12_weeks(filed, consent_event):
-    mondays = dpo_metrics.week_starts(NOW)
+    mondays = week_starts(NOW)
     assert mondays[-1] == datetime(2025, 6, 16).date() and mondays[0] == datetime(2025, 3, 31).date()
     filed(received_at=datetime(2025, 6, 16, 0, 0, 0))       # this week's first second
     filed(received_at=datetime(2025, 6, 18, 11, 0))

@@ -15,10 +15,10 @@ from app.models.activity import CallLog
 from app.models.base import utcnow
 from app.models.billing import SupportInteraction
 from app.models.contacts import Lead
-from app.services import jobs
-from app.services.audit import verify_chain
 from app.services.demo import seed_demo
-from app.services.errors import ServiceError
+from app.services.platform import jobs
+from app.services.platform.audit import verify_chain
+from app.services.platform.errors import ServiceError
 from tests.support.forms import post_form
 from tests.support.smtp import text_of
 
@@ -246,7 +246,7 @@ def test_an_extension_that_would_be_late_under_the_new_rules_blocks_the_change(c
 
 
 def test_a_deadline_changed_meanwhile_is_not_overwritten(app, login_as, filed, monkeypatch):
-    from app.services import dpo
+    from app.services.rights import dpo
     request = filed("raced@example.com", due_in_days=20)
     actor = login_as(Role.DPO)
     with app.app_context(), database.connection_context():

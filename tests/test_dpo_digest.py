@@ -10,8 +10,8 @@ from apscheduler.triggers.cron import CronTrigger
 from app.db import database
 from app.models import AuditEvent, PrivacyRequest, Role
 from app.models.base import utcnow
-from app.services.audit import verify_chain
-from app.services.digest import ACTION, send_dpo_digests
+from app.services.platform.audit import verify_chain
+from app.services.rights.digest import ACTION, send_dpo_digests
 from jobs import build_scheduler, send_dpo_digest
 from tests.support.smtp import text_of as raw_text_of
 

@@ -11,16 +11,25 @@ import pytest
 
 from app.db import database
 from app.models import (
-    REGISTRY, AuditEvent, ConsentEvent, Job, PrivacyRequest, Profile, RequestEvent, Role, User,
+    REGISTRY,
+    AuditEvent,
+    ConsentEvent,
+    Job,
+    PrivacyRequest,
+    Profile,
+    RequestEvent,
+    Role,
+    User,
 )
 from app.models.base import utcnow
 from app.models.registry import Erasure
-from app.services import erasure, jobs
-from app.services.audit import verify_chain
+from app.services.consent.suppression import is_suppressed
 from app.services.demo import seed_demo
-from app.services.personal_data import rows_of
-from app.services.requests import end_cooling_off
-from app.services.suppression import is_suppressed
+from app.services.platform import jobs
+from app.services.platform.audit import verify_chain
+from app.services.rights import erasure
+from app.services.rights.personal_data import rows_of
+from app.services.rights.requests import end_cooling_off
 from tests.support.forms import post_form
 from tests.support.smtp import text_of
 

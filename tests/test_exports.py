@@ -11,9 +11,10 @@ import pytest
 from app.db import database
 from app.models import AuditEvent, DataExport, Device, Job, Lead, Profile, Role, UploadedFile, User
 from app.models.base import utcnow
-from app.services import exports, jobs
 from app.services.demo import seed_demo
-from app.services.personal_data import registry_entries, rows_of, slug_of
+from app.services.platform import jobs
+from app.services.rights import exports
+from app.services.rights.personal_data import registry_entries, rows_of, slug_of
 from tests.support.forms import post_form
 from tests.support.smtp import text_of
 

@@ -7,10 +7,10 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
-from app import inbound
+from app.cli import inbound
 from app.models import EmailEngagement, Role, Unsubscribe
-from app.services import sales_analytics
-from app.services.suppression import is_suppressed
+from app.services.consent.suppression import is_suppressed
+from app.services.newsletters import sales_analytics
 from tests.support.forms import post_form
 from tests.test_newsletter_sending import events_of, messages_to, send, services, subscribed, subscriber
 

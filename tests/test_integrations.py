@@ -13,11 +13,13 @@ import requests
 from app.db import database
 from app.models import AuditEvent, Connection, Lead, Role
 from app.models.fields import Cipher
-from app.services import integrations, jobs
+from app.services.integrations import connections
+from app.services.platform import jobs
 from tests.conftest import CLIENT_ID, TEST_PASSWORD
 from tests.support.forms import post_form
 from tests.support.oauth_provider import CONTACTS, CONTACTS_READONLY, SHEETS_READONLY
 from tests.test_erasure import approve_after_cooling_off, ask_for_erasure, scan_for
+
 
 @pytest.fixture
 def alice(login_as, provider):
@@ -62,7 +64,7 @@ def the_connection(app, person) -> Connection | None:
 def sync_now(app, person) -> None:
     connection = the_connection(app, person)
     with app.app_context(), database.connection_context():
-        integrations.request_sync(connection)
+        connections.request_sync(connection)
 
 
 def leads_of(app, person) -> list[Lead]:
@@ -209,7 +211,7 @@ def test_a_revocation_that_fails_is_retried_and_said_plainly(app, client, provid
     connect(client, provider, alice.email)
     run_jobs(app)
     connection = the_connection(app, alice)
-    monkeypatch.setattr(integrations, "_revoke_token", lambda *args, **kwargs: False)  # the provider is down
+    monkeypatch.setattr(connections, "_revoke_token", lambda *args, **kwargs: False)  # the provider is down
     page = post_form(client, f"/integrations/connections/{connection.id}/disconnect", {"imported": "delete"},
                      token_from="/integrations/").headers["Location"]
     run_jobs(app)  # the job fails and is retried later
@@ -281,7 +283,7 @@ def test_a_provider_error_is_said_plainly(app, client, provider, alice):
                                                   ("error", 400, "refused")])
 def test_a_broken_token_endpoint_leaves_nothing_half_connected(app, client, provider, alice, monkeypatch, fault,
                                                               status, words):
-    monkeypatch.setattr(integrations, "HTTP_TIMEOUT", 1)
+    monkeypatch.setattr(connections, "HTTP_TIMEOUT", 1)
     provider.auto_approve(alice.email)
     callback = consent_at_provider(start_connect(client))
     provider.fail_next_token_request(fault, delay=3)
@@ -341,6 +343,6 @@ def test_erasing_a_person_revokes_their_connections_and_their_synced_contacts_go
 
 
 def test_scopes_that_only_name_the_account_are_not_listed_as_access():
-    assert integrations._names_identity("openid") and integrations._names_identity("email")
-    assert integrations._names_identity("https://www.googleapis.com/auth/userinfo.email")  # Google's form of "email"
-    assert not integrations._names_identity(CONTACTS_READONLY)
+    assert connections._names_identity("openid") and connections._names_identity("email")
+    assert connections._names_identity("https://www.googleapis.com/auth/userinfo.email")  # Google's form of "email"
+    assert not connections._names_identity(CONTACTS_READONLY)

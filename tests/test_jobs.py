@@ -12,7 +12,8 @@ import pytest
 
 from app.db import database
 from app.models import DataExport, Job, Lead, Role
-from app.services import exports, jobs
+from app.services.platform import jobs
+from app.services.rights import exports
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -62,7 +63,7 @@ WORKER = """
 import sys, time
 from app import create_app
 from app.db import database
-import app.services.exports
+import app.services.rights.exports
 from app.services import jobs
 app = create_app()
 with app.app_context(), database.connection_context():
@@ -144,7 +145,7 @@ def test_every_process_knows_every_job_handler(tmp_path):
     """The CLI and the web app queue jobs too: a fresh interpreter that only creates the
     app must know the handlers (a `flask requests approve` once failed without this)."""
     code = ("from app import create_app; create_app({'TESTING': True, 'INSTANCE_PATH': %r}); "
-            "from app.services.jobs import HANDLERS; print(sorted(HANDLERS))" % str(tmp_path))
+            "from app.services.platform.jobs import HANDLERS; print(sorted(HANDLERS))" % str(tmp_path))
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     assert out.strip() == "['erasure', 'erasure_notice', 'export', 'integration_disconnect', 'integration_sync', 'newsletter_issue', 'retention', 'subscriber_import']"
 
@@ -177,7 +178,7 @@ def test_an_erasure_killed_half_way_resumes_and_finishes_once(app, make_user, mo
 
     from app.models import PrivacyRequest
     from app.models.base import utcnow
-    from app.services.requests import approve_request
+    from app.services.rights.requests import approve_request
     person = make_user(Role.SUBJECT, email="doomed@example.com")
     with app.app_context(), database.connection_context():
         for start in range(0, 150_000, 5000):

@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 from app.db import database
 from app.models import User
 from app.services.demo import seed_demo
-from app.services.personal_data import registry_entries, rows_of, slug_of
+from app.services.rights.personal_data import registry_entries, rows_of, slug_of
 from tests.support.browser import assert_accessible, sign_in
 from tests.support.smtp import text_of
 
@@ -52,7 +52,7 @@ def test_alice_asks_for_erasure_cancels_asks_again_and_is_erased(page, app, live
 
     from app.models import PrivacyRequest
     from app.models.base import utcnow
-    from app.services.requests import end_cooling_off
+    from app.services.rights.requests import end_cooling_off
 
     with app.app_context(), database.connection_context():
         seed_demo(Path(app.instance_path))

@@ -10,13 +10,23 @@ from itsdangerous import URLSafeSerializer
 
 from app.db import database
 from app.models import (
-    ConsentEvent, EmailEngagement, IssueDelivery, Job, NewsletterIssue, Purpose, PurposeKind, Role, Unsubscribe,
+    ConsentEvent,
+    EmailEngagement,
+    IssueDelivery,
+    Job,
+    NewsletterIssue,
+    Purpose,
+    PurposeKind,
+    Role,
+    Unsubscribe,
 )
-from app.services import consent, jobs, mail, newsletter_sending, newsletters, unsubscribes
-from app.services.errors import ServiceError
-from app.services.links import external_url
-from app.services.preference_links import make_token as preferences_token
-from app.services.suppression import is_suppressed, suppress
+from app.services.consent import ledger
+from app.services.consent.preference_links import make_token as preferences_token
+from app.services.consent.suppression import is_suppressed, suppress
+from app.services.newsletters import catalogue, sending, unsubscribes
+from app.services.platform import jobs, mail
+from app.services.platform.errors import ServiceError
+from app.services.platform.links import external_url
 from tests.conftest import TEST_PASSWORD
 from tests.support.browser import assert_accessible, sign_in
 from tests.support.forms import post_form
@@ -36,22 +46,22 @@ def services(app):
 def subscriber(app, make_user, newsletter, email, **fields):
     person = make_user(Role.SUBJECT, email=email, **fields)
     with services(app):
-        consent.set_consent(person, newsletter.purpose, True, consent.Origin(consent.ConsentSource.PORTAL, person))
+        ledger.set_consent(person, newsletter.purpose, True, ledger.Origin(ledger.ConsentSource.PORTAL, person))
     return person
 
 
 def allow(app, person, *keys):
     with services(app):
         for key in keys:
-            consent.set_consent(person, consent.purpose_by_key(key), True,
-                                consent.Origin(consent.ConsentSource.PORTAL, person))
+            ledger.set_consent(person, ledger.purpose_by_key(key), True,
+                                ledger.Origin(ledger.ConsentSource.PORTAL, person))
 
 
 def send(app, newsletter, sales, subject="Spring is here", body=BODY) -> NewsletterIssue:
     """Compose, send and run the job as the scheduler would."""
     with services(app):
-        issue = newsletter_sending.compose(newsletter, subject, body, sales)
-        newsletter_sending.send_issue(issue, sales)
+        issue = sending.compose(newsletter, subject, body, sales)
+        sending.send_issue(issue, sales)
         jobs.run_pending()
         return NewsletterIssue.get_by_id(issue.id)
 
@@ -71,7 +81,7 @@ def raw_header(msg, name) -> str:
 
 def subscribed(app, person, newsletter) -> bool:
     with services(app):
-        return consent.choice_for(person, newsletter.purpose).granted
+        return ledger.choice_for(person, newsletter.purpose).granted
 
 
 def events_of(app, person):
@@ -177,17 +187,17 @@ def test_a_page_post_without_a_choice_is_asked_again_and_changes_nothing(app, ne
 def test_all_marketing_switches_every_marketing_purpose_off_and_suppresses(app, sales, newsletter, make_user):
     alice = subscriber(app, make_user, newsletter, "alice@example.com")
     with services(app):
-        other = newsletters.create_newsletter("Events", "Invitations to our events and webinars.", "", False, sales)
+        other = catalogue.create_newsletter("Events", "Invitations to our events and webinars.", "", False, sales)
     allow(app, alice, "click_tracking", "open_tracking")
     with services(app):
-        consent.set_consent(alice, other.purpose, True, consent.Origin(consent.ConsentSource.PORTAL, alice))
+        ledger.set_consent(alice, other.purpose, True, ledger.Origin(ledger.ConsentSource.PORTAL, alice))
     response = app.test_client().post(unsubscribe_path(app, alice, newsletter),
                                       data={"scope": "all", "reason": "never_signed_up"})
     assert response.status_code == 303
     with services(app):
         marketing = Purpose.select().where(Purpose.kind.in_([PurposeKind.MARKETING.value,
                                                              PurposeKind.TRACKING.value]))
-        still_on = [p.key for p in marketing if not p.locked and consent.choice_for(alice, p).granted]
+        still_on = [p.key for p in marketing if not p.locked and ledger.choice_for(alice, p).granted]
         assert still_on == []
         assert is_suppressed(alice.email)
         row = Unsubscribe.get()
@@ -250,7 +260,7 @@ def test_tracked_links_and_the_pixel_only_for_people_who_consented(app, smtp, sa
                                 ("clicked", "https://shop.example.org/spring?x=1&y=2"), ("opened", ""), ("sent", "")]
         assert kinds(dave) == [("sent", "")]
         # Only the issue's own links: a validly signed index past them, or a forged token, leads nowhere.
-        beyond = newsletter_sending._tracking_token(issue, carol, 2)
+        beyond = sending._tracking_token(issue, carol, 2)
         forged = URLSafeSerializer("not-our-secret", salt="newsletter-tracking").dumps({"i": issue.id, "u": carol.id,
                                                                                          "l": 0})
     assert client.get(f"/t/c/{beyond}").status_code == 404
@@ -264,8 +274,8 @@ def test_a_click_after_tracking_consent_was_withdrawn_is_not_recorded(app, smtp,
     send(app, newsletter, sales)
     click = re.search(r'href="http://localhost(/t/c/[^"]+)"', html_of(smtp.wait_for(carol.email))).group(1)
     with services(app):
-        consent.set_consent(carol, consent.purpose_by_key("click_tracking"), False,
-                            consent.Origin(consent.ConsentSource.PORTAL, carol))
+        ledger.set_consent(carol, ledger.purpose_by_key("click_tracking"), False,
+                            ledger.Origin(ledger.ConsentSource.PORTAL, carol))
     assert app.test_client().get(click).status_code == 302  # the link still works
     with services(app):
         assert [e.kind for e in EmailEngagement.select().where(EmailEngagement.user == carol.id)] == ["sent"]
@@ -281,11 +291,11 @@ def test_only_consenting_active_unsuppressed_people_are_mailed(app, smtp, sales,
     make_user(Role.SUBJECT, email="never@example.com")
     with services(app):
         suppress(suppressed.email, "import")
-        issue = newsletter_sending.compose(newsletter, "Spring is here", BODY, sales)
+        issue = sending.compose(newsletter, "Spring is here", BODY, sales)
         # Unsubscribed between compose and send:
-        consent.set_consent(changed_mind, newsletter.purpose, False,
-                            consent.Origin(consent.ConsentSource.PORTAL, changed_mind))
-        newsletter_sending.send_issue(issue, sales)
+        ledger.set_consent(changed_mind, newsletter.purpose, False,
+                            ledger.Origin(ledger.ConsentSource.PORTAL, changed_mind))
+        sending.send_issue(issue, sales)
         jobs.run_pending()
         issue = NewsletterIssue.get_by_id(issue.id)
         assert (issue.status, issue.sent_count) == ("sent", 1)
@@ -300,7 +310,7 @@ def test_a_sent_issue_is_never_sent_again(app, smtp, sales, newsletter, make_use
     issue = send(app, newsletter, sales)
     with services(app):
         with pytest.raises(ServiceError, match="already been sent") as refused:
-            newsletter_sending.send_issue(issue, sales)
+            sending.send_issue(issue, sales)
         assert refused.value.status == 409
         assert Job.select().count() == 1
         jobs.run_pending()
@@ -323,15 +333,15 @@ def test_a_sending_job_killed_half_way_resumes_without_mailing_anyone_twice(app,
         if len(handed_over) == 3:  # the worst moment: SMTP took it, our record does not say so yet
             raise Killed()
 
-    monkeypatch.setattr(newsletter_sending, "deliver", deliver_then_die_on_the_third)
+    monkeypatch.setattr(sending, "deliver", deliver_then_die_on_the_third)
     with services(app):
-        issue = newsletter_sending.compose(newsletter, "Spring is here", BODY, sales)
-        issue = newsletter_sending.send_issue(issue, sales)
+        issue = sending.compose(newsletter, "Spring is here", BODY, sales)
+        issue = sending.send_issue(issue, sales)
         with pytest.raises(Killed):
             jobs.run_pending()
         job = Job.get_by_id(issue.job_id)
         assert (job.status, job.progress_total) == ("running", 5)
-    monkeypatch.setattr(newsletter_sending, "deliver", real_deliver)
+    monkeypatch.setattr(sending, "deliver", real_deliver)
     monkeypatch.setattr(jobs, "STALE_AFTER", timedelta(seconds=-1))  # SQLite: its heartbeat counts as stopped
     with services(app):
         assert jobs.run_pending() == 1
@@ -385,7 +395,7 @@ def test_sales_compose_preview_and_send_from_the_pages(app, client, login_as, sm
 
 def test_issue_pages_are_for_sales_only(app, client, login_as, newsletter, sales):
     with services(app):
-        issue = newsletter_sending.compose(newsletter, "Spring is here", BODY, sales)
+        issue = sending.compose(newsletter, "Spring is here", BODY, sales)
     login_as(Role.SUBJECT)
     for url in (f"/sales/newsletters/{newsletter.id}/issues", f"/sales/issues/{issue.id}"):
         assert client.get(url).status_code == 403

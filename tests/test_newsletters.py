@@ -8,8 +8,8 @@ import pytest
 from app.db import database
 from app.models import ConsentEvent, Newsletter, PendingSubscription, Role, User
 from app.models.base import utcnow
-from app.services import newsletters
-from app.services.suppression import is_suppressed, suppress
+from app.services.consent.suppression import is_suppressed, suppress
+from app.services.newsletters import catalogue
 from tests.support.forms import post_form
 from tests.support.smtp import text_of
 
@@ -96,8 +96,8 @@ def test_an_unconfirmed_sign_up_expires_after_30_days(app, client, newsletter, s
     sign_up(client, newsletter, "slow@example.com")
     link = CONFIRM.search(text_of(smtp.wait_for("slow@example.com"))).group(1)
     with app.app_context(), database.connection_context():
-        assert newsletters.expire_pending(utcnow() + timedelta(days=29)) == 0
-        assert newsletters.expire_pending(utcnow() + timedelta(days=31)) == 1
+        assert catalogue.expire_pending(utcnow() + timedelta(days=29)) == 0
+        assert catalogue.expire_pending(utcnow() + timedelta(days=31)) == 1
     gone = app.test_client().get(link)
     assert gone.status_code == 410 and "withdrawn or has expired" in gone.text
 
@@ -117,8 +117,8 @@ def test_new_wording_is_a_new_notice_version_and_archiving_withdraws_the_offer(a
 
 
 def test_subscribers_page_by_keyset(app, client, newsletter):
-    from app.services.consent import Origin, set_consent
     from app.models.consent import ConsentSource
+    from app.services.consent.ledger import Origin, set_consent
     with database.connection_context():
         purpose = Newsletter.get_by_id(newsletter.id).purpose
         for i in range(55):

@@ -5,7 +5,7 @@ import pytest
 
 from app.db import database
 from app.models import ConsentEvent, Device, Role
-from app.services.preference_links import make_token
+from app.services.consent.preference_links import make_token
 from tests.support.forms import post_form
 from tests.support.smtp import text_of
 

@@ -3,7 +3,7 @@ import pytest
 from playwright.sync_api import expect
 
 from app.models import Role
-from app.services.preference_links import make_token
+from app.services.consent.preference_links import make_token
 from tests.conftest import TEST_PASSWORD
 from tests.support.browser import assert_accessible, sign_in
 

@@ -11,12 +11,23 @@ import pytest
 
 from app.db import database
 from app.models import (
-    AuditEvent, CallLog, ConsentState, EmailEngagement, LocationCheckin, PrivacyRequest, RequestKind, Role, UsageEvent,
+    AuditEvent,
+    CallLog,
+    ConsentState,
+    EmailEngagement,
+    LocationCheckin,
+    PrivacyRequest,
+    RequestKind,
+    Role,
+    UsageEvent,
 )
 from app.models.base import utcnow
 from app.models.retention import RetentionRun
-from app.services import consent, jobs, personal_data, retention
-from app.services.errors import ServiceError
+from app.services.consent import ledger
+from app.services.platform import jobs
+from app.services.platform.errors import ServiceError
+from app.services.retention import policies
+from app.services.rights import personal_data
 
 NOW = utcnow().replace(microsecond=0)
 SECOND = timedelta(seconds=1)
@@ -39,13 +50,13 @@ def call(person, age: timedelta, number="+44 20 7946 0000") -> int:
 
 
 def sweep(now=NOW, only=None):
-    return retention.sweep(retention.start_run("cli", only=only, queued=False), now=now)
+    return policies.sweep(policies.start_run("cli", only=only, queued=False), now=now)
 
 
 def test_rows_one_second_past_their_period_go_and_one_second_before_stay(app, make_user):
     alice = make_user(Role.SUBJECT)
     with services(app):
-        period = timedelta(days=retention.policy("Call logs").row.days)
+        period = timedelta(days=policies.policy("Call logs").row.days)
         old, young = call(alice, period + SECOND), call(alice, period - SECOND)
         usage_old = UsageEvent.create(user=alice.id, path="/pricing", occurred_at=NOW - timedelta(days=396)).id
         run = sweep()
@@ -58,7 +69,7 @@ def test_rows_one_second_past_their_period_go_and_one_second_before_stay(app, ma
 def test_anonymised_rows_keep_only_what_the_policy_allows(app, make_user, dpo):
     alice = make_user(Role.SUBJECT)
     with services(app):
-        retention.update_policy("Call logs", 30, "anonymise", ["number"], "Keep call statistics.", True, dpo)
+        policies.update_policy("Call logs", 30, "anonymise", ["number"], "Keep call statistics.", True, dpo)
         old = call(alice, timedelta(days=31))
         when = CallLog.get_by_id(old).called_at
         run = sweep()
@@ -74,7 +85,7 @@ def test_anonymised_rows_keep_only_what_the_policy_allows(app, make_user, dpo):
 def test_anonymised_check_ins_keep_coordinates_rounded_to_about_ten_kilometres(app, make_user, dpo):
     alice = make_user(Role.SUBJECT)
     with services(app):
-        retention.update_policy("Location check-ins", 30, "anonymise", ["activity"], "", True, dpo)
+        policies.update_policy("Location check-ins", 30, "anonymise", ["activity"], "", True, dpo)
         checkin = LocationCheckin.create(owner=alice.id, latitude=Decimal("51.501364"), longitude=Decimal("-0.141890"),
                                          activity="visit", recorded_at=NOW - timedelta(days=40))
         sweep()
@@ -101,10 +112,10 @@ def test_a_run_that_fails_says_so(app, monkeypatch):
     def broken():
         raise peewee.OperationalError("canceling statement due to statement timeout")
     with services(app):
-        run = retention.start_run("cli", queued=False)
-        monkeypatch.setattr(retention, "policies", broken)
+        run = policies.start_run("cli", queued=False)
+        monkeypatch.setattr(policies, "policies", broken)
         with pytest.raises(peewee.OperationalError):
-            retention.sweep(run)
+            policies.sweep(run)
         failed = RetentionRun.get_by_id(run.id)
         assert failed.status == "failed" and "statement timeout" in failed.errors and failed.finished_at
 
@@ -119,7 +130,7 @@ def test_a_legal_hold_keeps_the_category_until_it_ends(app, make_user):
         held, gone = call(alice, timedelta(days=800)), call(bob, timedelta(days=800))
         sweep()
         assert [c.id for c in CallLog.select()] == [held] and held != gone
-        retention.sweep(retention.start_run("cli", queued=False), now=NOW + timedelta(days=11))
+        policies.sweep(policies.start_run("cli", queued=False), now=NOW + timedelta(days=11))
         assert not CallLog.select().exists()  # the hold ended
 
 
@@ -128,9 +139,9 @@ def test_a_disabled_policy_acts_on_nothing_and_the_preview_counts_what_would_go(
     with services(app):
         call(alice, timedelta(days=800))
         call(alice, timedelta(days=1))
-        row = next(r for r in retention.preview(NOW) if r["policy"].category == "Call logs")
+        row = next(r for r in policies.preview(NOW) if r["policy"].category == "Call logs")
         assert row["expired"] == 1 and len(row["sample"]) == 1
-        retention.update_policy("Call logs", 730, "delete", [], "", False, dpo)
+        policies.update_policy("Call logs", 730, "delete", [], "", False, dpo)
         sweep()
         assert CallLog.select().count() == 2
 
@@ -138,12 +149,12 @@ def test_a_disabled_policy_acts_on_nothing_and_the_preview_counts_what_would_go(
 def test_withdrawn_tracking_consent_takes_its_engagement_rows_with_it(app, make_user):
     alice = make_user(Role.SUBJECT)
     with services(app):
-        origin = consent.Origin(consent.ConsentSource.PORTAL, alice)
-        opens = consent.purpose_by_key("open_tracking")
-        consent.set_consent(alice, opens, True, origin)
+        origin = ledger.Origin(ledger.ConsentSource.PORTAL, alice)
+        opens = ledger.purpose_by_key("open_tracking")
+        ledger.set_consent(alice, opens, True, origin)
         for kind in ("sent", "opened", "clicked"):
             EmailEngagement.create(user=alice.id, kind=kind, campaign="spring", occurred_at=NOW)
-        consent.set_consent(alice, opens, False, origin)
+        ledger.set_consent(alice, opens, False, origin)
         run = sweep()
         assert sorted(e.kind for e in EmailEngagement.select()) == ["clicked", "sent"]
         assert run.counts_dict == {"Email engagement": 1}
@@ -153,23 +164,23 @@ def test_withdrawn_tracking_consent_takes_its_engagement_rows_with_it(app, make_
 def test_withdrawn_consent_is_honoured_even_when_the_policy_is_paused(app, make_user, dpo):
     alice = make_user(Role.SUBJECT)
     with services(app):
-        retention.update_policy("Usage and navigation", 395, "delete", [], "", False, dpo)
-        analytics = consent.purpose_by_key("product_analytics")
-        consent.set_consent(alice, analytics, True, consent.Origin(consent.ConsentSource.PORTAL, alice))
+        policies.update_policy("Usage and navigation", 395, "delete", [], "", False, dpo)
+        analytics = ledger.purpose_by_key("product_analytics")
+        ledger.set_consent(alice, analytics, True, ledger.Origin(ledger.ConsentSource.PORTAL, alice))
         UsageEvent.create(user=alice.id, path="/pricing", occurred_at=NOW)
-        consent.set_consent(alice, analytics, False, consent.Origin(consent.ConsentSource.PORTAL, alice))
+        ledger.set_consent(alice, analytics, False, ledger.Origin(ledger.ConsentSource.PORTAL, alice))
         assert sweep().counts_dict == {"Usage and navigation": 1}
 
 
 def test_a_policy_change_is_validated_and_audited(app, dpo):
     with services(app):
         with pytest.raises(ServiceError, match="between 1 and"):
-            retention.update_policy("Call logs", 0, "delete", [], "", True, dpo)
+            policies.update_policy("Call logs", 0, "delete", [], "", True, dpo)
         with pytest.raises(ServiceError, match="cannot be anonymised"):
-            retention.update_policy("Devices and push tokens", 30, "anonymise", [], "", True, dpo)
+            policies.update_policy("Devices and push tokens", 30, "anonymise", [], "", True, dpo)
         with pytest.raises(ServiceError, match="between 730 and 3,650 days .the law requires"):
-            retention.update_policy("Privacy requests", 365, "delete", [], "", True, dpo)
-        retention.update_policy("Call logs", 365, "delete", [], "Shorter, as agreed with the works council.",
+            policies.update_policy("Privacy requests", 365, "delete", [], "", True, dpo)
+        policies.update_policy("Call logs", 365, "delete", [], "Shorter, as agreed with the works council.",
                                 True, dpo)
         event = AuditEvent.select().where(AuditEvent.action == "retention.policy_changed").get()
         details = json.loads(event.details)
@@ -182,11 +193,11 @@ class Killed(BaseException):
 
 def test_a_sweep_killed_half_way_resumes_without_acting_twice_and_totals_are_right(app, make_user, monkeypatch):
     alice = make_user(Role.SUBJECT)
-    monkeypatch.setattr(retention, "batch_size", lambda: 10)
+    monkeypatch.setattr(policies, "batch_size", lambda: 10)
     with services(app):
         CallLog.insert_many([{"owner": alice.id, "number": "1", "direction": "in",
                               "called_at": NOW - timedelta(days=800)} for _ in range(35)]).execute()
-        run = retention.start_run("schedule")
+        run = policies.start_run("schedule")
         real_delete, batches = CallLog.delete, []
 
         def die_after_two_batches():
@@ -209,14 +220,14 @@ def test_a_sweep_killed_half_way_resumes_without_acting_twice_and_totals_are_rig
 
 
 def test_closing_a_request_starts_its_24_months(app, make_user):
-    from app.services.requests import cancel_request, file_request
+    from app.services.rights.requests import cancel_request, file_request
     alice = make_user(Role.SUBJECT)
     with services(app):
         request = file_request(alice, RequestKind.RECTIFICATION, "My surname is misspelt.", lambda t: t,
                                notify=False)
         cancelled = cancel_request(alice, request.id)
         assert cancelled.completed_at is not None
-        assert retention.sweep(retention.start_run("cli", queued=False),
+        assert policies.sweep(policies.start_run("cli", queued=False),
                                now=cancelled.completed_at + timedelta(days=731)).counts_dict == {"Privacy requests": 1}
 
 

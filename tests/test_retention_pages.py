@@ -23,8 +23,8 @@ def calls(app, person, *days_ago):
 
 def policy_id(app, category: str) -> int:
     with app.app_context(), database.connection_context():
-        from app.services import retention
-        return retention.policy(category).row.id
+        from app.services.retention import policies
+        return policies.policy(category).row.id
 
 
 @pytest.mark.browser

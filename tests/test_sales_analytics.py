@@ -3,14 +3,14 @@ from datetime import datetime, timedelta
 
 from app.db import database
 from app.models import Role, Unsubscribe
-from app.services import newsletters, sales_analytics
-from app.services.audit import Event, record
+from app.services.newsletters import catalogue, sales_analytics
+from app.services.platform.audit import Event, record
 
 NOW = datetime(2026, 11, 18, 12, 0)  # a Wednesday: this week began Monday 16 November
 
 
 def make_newsletter(actor, name):
-    return newsletters.create_newsletter(name, f"{name}: one email a month about the CRM.", "", True, actor)
+    return catalogue.create_newsletter(name, f"{name}: one email a month about the CRM.", "", True, actor)
 
 
 def test_unsubscribes_are_counted_per_week_newsletter_and_reason(db, make_user):
@@ -31,7 +31,7 @@ def test_unsubscribes_are_counted_per_week_newsletter_and_reason(db, make_user):
 
 def test_opt_in_conversion_is_confirmed_over_asked(db, make_user):
     from app.models.consent import ConsentSource
-    from app.services.consent import Origin, set_consent
+    from app.services.consent.ledger import Origin, set_consent
     sales = make_user(Role.SALES_OPS)
     readers = [make_user(Role.SUBJECT, email=f"reader{i}@example.com") for i in range(4)]
     with database.connection_context():

@@ -11,7 +11,7 @@ from app.db import database
 from app.models import AuditEvent, Role
 from app.models.base import utcnow
 from app.models.retention import RetentionRun, ScheduledRun
-from app.services import schedule
+from app.services.platform import schedule
 from jobs import catch_up, enforce_retention, run_job, run_requested, scheduled_jobs, trigger_of
 from tests.support.forms import post_form
 

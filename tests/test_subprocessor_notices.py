@@ -96,7 +96,7 @@ def test_customers_with_a_signed_dpa_are_notified_object_and_the_dpo_sees_it(app
 
 
 def test_a_change_notifies_again_and_notifying_is_idempotent(app, client, login_as, make_user, smtp):
-    from app.services import subprocessor_notices
+    from app.services.agreements import subprocessor_notices
     acme = with_dpa(app, make_user)
     add_mailer(client, login_as)
     smtp.wait_for(acme.email)

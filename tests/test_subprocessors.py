@@ -12,9 +12,9 @@ from playwright.sync_api import expect
 from app.db import database
 from app.models import AuditEvent, Role, Subprocessor, SubprocessorVersion
 from app.models.base import utcnow
-from app.services import subprocessors
-from app.services.erasure import ANONYMISERS
-from app.services.subprocessors import Details, SubprocessorError
+from app.services.agreements import subprocessors
+from app.services.agreements.subprocessors import Details, SubprocessorError
+from app.services.rights.erasure import ANONYMISERS
 from tests.conftest import TEST_PASSWORD, TEST_TOTP_SECRET
 from tests.support.browser import assert_accessible, sign_in
 from tests.support.forms import post_form

@@ -13,13 +13,23 @@ from pathlib import Path
 import pytest
 
 from app.models import (
-    AuditEvent, ConsentEvent, ConsentState, ImportEvidence, Job, PendingSubscription, Role, SubscriberImport, User,
+    AuditEvent,
+    ConsentEvent,
+    ConsentState,
+    ImportEvidence,
+    Job,
+    PendingSubscription,
+    Role,
+    SubscriberImport,
+    User,
 )
 from app.models.base import utcnow
 from app.models.consent import ConsentSource
-from app.services import consent, jobs, newsletters, subscriber_import
-from app.services.errors import ServiceError
-from app.services.suppression import address_hash, is_suppressed, suppress
+from app.services.consent import ledger
+from app.services.consent.suppression import address_hash, is_suppressed, suppress
+from app.services.newsletters import catalogue, subscriber_import
+from app.services.platform import jobs
+from app.services.platform.errors import ServiceError
 from tests.support.forms import csrf_token, post_form
 from tests.support.smtp import text_of
 
@@ -61,7 +71,7 @@ def csv_bytes(lines) -> bytes:
 
 
 def make_newsletter(staff, double_opt_in=False):
-    return newsletters.create_newsletter("Product updates", DESCRIPTION, "Product", double_opt_in, staff)
+    return catalogue.create_newsletter("Product updates", DESCRIPTION, "Product", double_opt_in, staff)
 
 
 def upload(newsletter, data: bytes, staff, **kw):
@@ -85,10 +95,10 @@ def the_people_of_the_mixed_file(newsletter):
     suppress("Suppressed@Example.com", "unsubscribed")
     gone, already = (User.create(email=e, role="subject") for e in ("gone@example.com", "already@example.com"))
     User.create(email="known.person@example.com", role="subject", name="Kept Name")
-    origin = consent.Origin(ConsentSource.PORTAL)
-    consent.set_consent(gone, newsletter.purpose, True, origin)
-    consent.set_consent(gone, newsletter.purpose, False, origin)
-    consent.set_consent(already, newsletter.purpose, True, origin)
+    origin = ledger.Origin(ConsentSource.PORTAL)
+    ledger.set_consent(gone, newsletter.purpose, True, origin)
+    ledger.set_consent(gone, newsletter.purpose, False, origin)
+    ledger.set_consent(already, newsletter.purpose, True, origin)
 
 
 def subscribed_emails(newsletter) -> set[str]:
@@ -345,6 +355,7 @@ def test_starting_twice_queues_one_job_and_an_unchecked_import_cannot_start(db, 
 
 def test_the_import_journey_in_a_browser_is_accessible(app, page, live_server, make_user, job_worker, tmp_path):
     from playwright.sync_api import expect
+
     from tests.conftest import TEST_PASSWORD
     from tests.support.browser import assert_accessible, sign_in
 

@@ -3,7 +3,7 @@ person caused (an unsubscribe, an erasure) stays until the person lifts it."""
 import io
 
 from app.models import Role
-from app.services.suppression import is_suppressed, suppress
+from app.services.consent.suppression import is_suppressed, suppress
 from tests.support.forms import post_form
 
 PAGE = "/sales/suppression"

@@ -1,5 +1,5 @@
 """Indexes for the DPO console with 100,000s of requests: for the dashboard
-(app.services.dpo_metrics), each covering one of its aggregate queries so that it
+(app.services.rights.dpo_metrics), each covering one of its aggregate queries so that it
 reads an index range and never the table; for the queue, its order over open
 requests only."""
 
@@ -15,7 +15,7 @@ REQUEST_INDEXES = (
 )
 CONSENT_INDEX = ("granted", "occurred_at", "purpose")               # withdrawals per week, opt-outs per year
 # The DPO queue over open requests only, in its (due_at, id) order: a deep or an
-# overdue page reads open rows alone. The list is app.services.requests.OPEN.
+# overdue page reads open rows alone. The list is app.services.rights.requests.OPEN.
 QUEUE_INDEX = ("CREATE INDEX privacy_request_open_due_at_id ON privacy_request (due_at, id) WHERE status IN "
                "('awaiting_confirmation', 'cooling_off', 'pending_review', 'approved', 'in_progress')")
 

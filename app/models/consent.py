@@ -1,6 +1,6 @@
 """Purposes people can say yes or no to, and the two consent tables: the append-only
 ledger (the proof, GDPR Art. 7(1)) and the current state (the fast read). Both are
-written in one transaction by app.services.consent, and nowhere else."""
+written in one transaction by app.services.consent.ledger, and nowhere else."""
 from __future__ import annotations
 
 import enum

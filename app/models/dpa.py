@@ -2,11 +2,11 @@
 for, the PDF files each document went through, and who signed it.
 
 - `DpaDocument`: one row per DPA a customer admin requested, with the terms
-  (app.services.dpa_document.DpaTerms) as entered, the document id printed in the
+  (app.services.agreements.dpa_document.DpaTerms) as entered, the document id printed in the
   footer, the template version and the moment (`as_of`) it was generated, and the
   SHA-256 of its content. Its status moves requested → generated → signed →
   countersigned, and any of them → superseded; never back. Once signed, its terms,
-  id, `as_of` and hash never change (app.services.dpa refuses with 409).
+  id, `as_of` and hash never change (app.services.agreements.dpa refuses with 409).
 - `DpaFile`: every PDF the document went through (1: unsigned, then signed, then
   countersigned), each an immutable file under `<instance>/dpas/` with its SHA-256.
 - `DpaSignature`: append-only, one per role (customer, processor), with the hash of
@@ -62,7 +62,7 @@ _DPA_RECORD = dict(
 class DpaDocument(BaseModel):
     customer_admin = peewee.ForeignKeyField(User, backref="+", index=True)
     document_id = peewee.CharField(max_length=40, unique=True)  # "DPA-" + 16 hex digits: unguessable
-    # The customer party (app.services.dpa_document.Party) and the transfer terms.
+    # The customer party (app.services.agreements.dpa_document.Party) and the transfer terms.
     legal_name = peewee.CharField(max_length=200)
     address = peewee.TextField()
     registration_number = peewee.CharField(max_length=40)
@@ -123,7 +123,7 @@ class DpaSignature(BaseModel):
     name = peewee.CharField(max_length=120)
     title = peewee.CharField(max_length=120)
     signed_at = peewee.DateTimeField(default=utcnow)
-    ip = peewee.CharField(max_length=45, null=True)  # truncated (app.services.audit.truncate_ip)
+    ip = peewee.CharField(max_length=45, null=True)  # truncated (app.services.platform.audit.truncate_ip)
     document_sha256 = peewee.CharField(max_length=64)  # the content hash the signer saw
 
     class Meta:

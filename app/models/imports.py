@@ -1,5 +1,5 @@
 """Subscriber imports: a CSV uploaded by sales ops for one newsletter, checked row by
-row in a dry run, then imported by a job (app.services.subscriber_import)."""
+row in a dry run, then imported by a job (app.services.newsletters.subscriber_import)."""
 from __future__ import annotations
 
 import enum

@@ -41,7 +41,7 @@ class Direction(enum.StrEnum):
 )
 class Connection(BaseModel):
     user = peewee.ForeignKeyField(User, backref="connections", on_delete="CASCADE")
-    integration = peewee.CharField(max_length=40)  # a key of app.services.integration_catalogue.INTEGRATIONS
+    integration = peewee.CharField(max_length=40)  # a key of app.services.integrations.catalogue.INTEGRATIONS
     status = peewee.CharField(max_length=20, default=ConnectionStatus.CONNECTED.value)
     direction = peewee.CharField(max_length=10, default=Direction.INTO_CRM.value)
     granted_scopes = peewee.TextField(default="")  # space-separated, as the provider returned them

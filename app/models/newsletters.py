@@ -1,6 +1,6 @@
 """Newsletters (subscription types) and the subscriptions waiting for the person's
 confirmation. A newsletter is a marketing purpose: subscribing is consent to it, in
-the consent ledger like any other (app.services.consent), so /preferences, "stop
+the consent ledger like any other (app.services.consent.ledger), so /preferences, "stop
 all marketing", receipts and the DPO's withdrawal figures cover newsletters too."""
 from __future__ import annotations
 

@@ -26,7 +26,7 @@ class Erasure(enum.StrEnum):
 
 @dataclass(frozen=True)
 class RetentionRule:
-    """How the retention sweep (app.services.retention) acts on a category: rows whose
+    """How the retention sweep (app.services.retention.policies) acts on a category: rows whose
     `clock` column is older than the policy's period go. `clock_means` says in words
     what the clock is ("the device was last seen"). `days` and `action` are the
     default policy; the DPO may change both. Anonymising a row cuts its link to the

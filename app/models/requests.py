@@ -83,7 +83,7 @@ class PrivacyRequest(BaseModel):
     class Meta:
         indexes = (
             (("due_at", "id"), False),  # the DPO queue's keyset order
-            # The DPO dashboard (app.services.dpo_metrics), each covering its query so
+            # The DPO dashboard (app.services.rights.dpo_metrics), each covering its query so
             # the table itself is not read: open by kind and overdue; closed in the
             # last 12 months (completed, denied) with their receipt; received per week;
             # per kind and calendar year with the outcome.
@@ -105,7 +105,7 @@ class PrivacyRequest(BaseModel):
 
 # The DPO queue's order over open requests only (partial index; migration 010): a page
 # deep in the queue, or of overdue ones, reads open rows alone. PostgreSQL uses it when
-# the query's status list is exactly this one, so it must stay app.services.requests.OPEN
+# the query's status list is exactly this one, so it must stay app.services.rights.requests.OPEN
 # (a test checks it).
 QUEUE_STATUSES = (RequestStatus.AWAITING_CONFIRMATION, RequestStatus.COOLING_OFF, RequestStatus.PENDING_REVIEW,
                   RequestStatus.APPROVED, RequestStatus.IN_PROGRESS)

@@ -5,7 +5,7 @@ Two tables, like consent: `Subprocessor` is the current state (the fast read), a
 `SubprocessorVersion` the append-only history, one row per change with every field
 as it then stood, who made it, when and why. Removing a sub-processor is a version
 too, so the register as it stood at any moment (a DPA's Annex III, a change notice)
-can be rebuilt from the versions alone (app.services.subprocessors.register_as_of).
+can be rebuilt from the versions alone (app.services.agreements.subprocessors.register_as_of).
 The only personal data here is which staff member made a change."""
 from __future__ import annotations
 

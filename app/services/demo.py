@@ -25,20 +25,43 @@ from faker import Faker
 
 from app.db import database
 from app.models import (
-    CalendarEntry, CallLog, Device, EmailEngagement, Lead, LeadSource, LocationCheckin,
-    PaymentMethod, Profile, Role, SmsLog, Subprocessor, SupportInteraction, UploadedFile, UsageEvent, User,
+    CalendarEntry,
+    CallLog,
+    Device,
+    EmailEngagement,
+    Lead,
+    LeadSource,
+    LocationCheckin,
+    PaymentMethod,
+    Profile,
+    Role,
+    SmsLog,
+    Subprocessor,
+    SupportInteraction,
+    UploadedFile,
+    UsageEvent,
+    User,
 )
 from app.models.base import utcnow
 from app.models.consent import ConsentSource, Purpose
 from app.models.newsletters import (
-    IssueDelivery, IssueStatus, Newsletter, NewsletterIssue, PendingSubscription, Unsubscribe,
+    IssueDelivery,
+    IssueStatus,
+    Newsletter,
+    NewsletterIssue,
+    PendingSubscription,
+    Unsubscribe,
 )
 from app.models.requests import PrivacyRequest, RequestEvent, RequestKind, RequestNote, RequestStatus
-from app.services import audit, consent, newsletters, requests, subprocessors
-from app.services.deadlines import due_date
-from app.services.dpo import DENIAL_REASONS
-from app.services.purposes import ensure_catalogue
-from app.services.passwords import hash_password
+from app.services.accounts.passwords import hash_password
+from app.services.agreements import subprocessors
+from app.services.consent import ledger
+from app.services.consent.purposes import ensure_catalogue
+from app.services.newsletters import catalogue
+from app.services.platform import audit
+from app.services.rights import requests
+from app.services.rights.deadlines import due_date
+from app.services.rights.dpo import DENIAL_REASONS
 
 DEMO_PASSWORD = "demo"
 DEMO_TOTP_SECRET = "JBSWY3DPEHPK3PXP"
@@ -204,10 +227,10 @@ class _DemoBuilder:
     def _alice_choices(self, alice: User) -> None:
         """Alice said yes to some purposes and changed her mind on one, so her
         preferences, history and receipt have something to show."""
-        origin = consent.Origin(ConsentSource.PORTAL, actor=alice, ip="198.51.100.23",
+        origin = ledger.Origin(ConsentSource.PORTAL, actor=alice, ip="198.51.100.23",
                                 user_agent="Mozilla/5.0 (Macintosh) Demo")
         for key, granted in DEMO_CHOICES:
-            consent.set_consent(alice, Purpose.get(Purpose.key == key), granted, origin)
+            ledger.set_consent(alice, Purpose.get(Purpose.key == key), granted, origin)
             self.counts["ConsentEvent"] += 1
         # …and once asked for a correction the privacy team carried out.
         done = requests.file_request(alice, RequestKind.RECTIFICATION,
@@ -246,26 +269,26 @@ class _DemoBuilder:
         confirmed yet, so the sales pages show every status with its proof."""
         sales = User.by_email("sales@example.com")
         for i, (name, description, topic) in enumerate(DEMO_NEWSLETTERS):
-            newsletter = newsletters.create_newsletter(name, description, topic, True, sales)
+            newsletter = catalogue.create_newsletter(name, description, topic, True, sales)
             for n, person_id in enumerate(people[i::2][:20]):
                 person = User.get_by_id(person_id)
-                consent.set_consent(person, newsletter.purpose, True, consent.Origin(ConsentSource.IMPORT))
+                ledger.set_consent(person, newsletter.purpose, True, ledger.Origin(ConsentSource.IMPORT))
                 if n % 5 == 4:
-                    consent.set_consent(person, newsletter.purpose, False, consent.Origin(ConsentSource.ONE_CLICK))
+                    ledger.set_consent(person, newsletter.purpose, False, ledger.Origin(ConsentSource.ONE_CLICK))
                     Unsubscribe.create(newsletter=newsletter, reason=self.rng.choice(("too_many", "not_relevant", "")),
                                        source=ConsentSource.ONE_CLICK.value,
                                        occurred_at=self._ago(80).replace(hour=0, minute=0, second=0))
             for person_id in people[i::2][20:23]:
                 PendingSubscription.create(newsletter=newsletter, user=person_id, source=ConsentSource.STAFF.value,
                                            evidence="Signed up at the trade fair stand.", requested_at=self.now,
-                                           expires_at=self.now + newsletters.CONFIRM_WITHIN)
+                                           expires_at=self.now + catalogue.CONFIRM_WITHIN)
             self.counts["Newsletter"] += 1
         first, second = Newsletter.select().order_by(Newsletter.id)
-        consent.set_consent(alice, first.purpose, True, consent.Origin(ConsentSource.EMAIL_LINK, actor=alice))
+        ledger.set_consent(alice, first.purpose, True, ledger.Origin(ConsentSource.EMAIL_LINK, actor=alice))
         self._sent_issue(first, sales, [alice.id])
         PendingSubscription.create(newsletter=second, user=alice, source=ConsentSource.STAFF.value,
                                    evidence="Asked at the spring webinar.", requested_at=self.now,
-                                   expires_at=self.now + newsletters.CONFIRM_WITHIN)
+                                   expires_at=self.now + catalogue.CONFIRM_WITHIN)
 
     def _sent_issue(self, newsletter: Newsletter, author: User, readers: list[int]) -> None:
         """Last month's issue, as the sending job records it."""

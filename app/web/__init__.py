@@ -5,8 +5,8 @@ from flask import Flask, has_request_context
 from flask_login import current_user
 
 from app.extensions import login_manager
-from app.services.auth import signed_in_user
 from app.models.base import utcnow
+from app.services.accounts.auth import signed_in_user
 from app.web import access, errors, headers
 from app.web.navigation import navigation_for
 
@@ -15,24 +15,28 @@ def register_web(app: Flask) -> None:
     from app.web.admin.routes import bp as admin_bp
     from app.web.api.routes import bp as api_bp
     from app.web.auth.routes import bp as auth_bp
+    from app.web.customer import (
+        dpa,  # noqa: F401  (its routes join the customer blueprint)
+        notices,  # noqa: F401  (its routes join the customer blueprint)
+    )
     from app.web.customer.routes import bp as customer_bp
-    from app.web.customer import dpa  # noqa: F401  (its routes join the customer blueprint)
-    from app.web.customer import notices  # noqa: F401  (its routes join the customer blueprint)
-    from app.web.dpo.routes import bp as dpo_bp
     from app.web.dpo import dashboard, dpas, retention, subprocessors  # noqa: F401  (their routes join the same blueprint)
+    from app.web.dpo.routes import bp as dpo_bp
     from app.web.integrations.routes import bp as integrations_bp
     from app.web.my_data.routes import bp as my_data_bp
     from app.web.newsletters.routes import bp as newsletter_signup_bp
     from app.web.portal.routes import bp as portal_bp
-    from app.web.privacy_requests.routes import bp as privacy_requests_bp
     from app.web.preferences.routes import bp as preferences_bp
+    from app.web.privacy_requests.routes import bp as privacy_requests_bp
+    from app.web.sales import (
+        imports,  # noqa: F401  (its routes join the sales blueprint)
+        issues,  # noqa: F401  (its routes join the sales blueprint)
+        suppression,  # noqa: F401  (its routes join the sales blueprint)
+    )
     from app.web.sales.routes import bp as sales_bp
-    from app.web.sales import issues  # noqa: F401  (its routes join the sales blueprint)
-    from app.web.sales import imports  # noqa: F401  (its routes join the sales blueprint)
-    from app.web.sales import suppression  # noqa: F401  (its routes join the sales blueprint)
+    from app.web.system.routes import bp as system_bp
     from app.web.tracking.routes import bp as tracking_bp
     from app.web.unsubscribe.routes import bp as unsubscribe_bp
-    from app.web.system.routes import bp as system_bp
 
     for bp in (auth_bp, portal_bp, my_data_bp, privacy_requests_bp, preferences_bp, dpo_bp, sales_bp, admin_bp,
                customer_bp, api_bp, system_bp, newsletter_signup_bp, integrations_bp):

@@ -6,7 +6,7 @@ from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from app.services.errors import ServiceError
+from app.services.platform.errors import ServiceError
 
 MESSAGES = {
     400: ("Something in that request was not right", "Go back, check what you entered and try again."),

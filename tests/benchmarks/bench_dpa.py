@@ -21,16 +21,15 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pypdf
-
 import pytest
 import weasyprint
 
 from app import create_app
 from app.db import database, upgrade
-from app.services import dpa_document as dpa
+from app.services.agreements import dpa_document as dpa
+from app.services.agreements.subprocessors import Details, add_subprocessor
+from app.services.consent.purposes import ensure_catalogue
 from app.services.demo import DEMO_SUBPROCESSORS
-from app.services.purposes import ensure_catalogue
-from app.services.subprocessors import Details, add_subprocessor
 
 BUDGET_SECONDS = 1.5
 PARALLEL_RENDERS = 20

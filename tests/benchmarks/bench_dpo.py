@@ -23,9 +23,9 @@ from app.db import database, is_postgres, open_database, refresh_statistics, upg
 from app.models import PrivacyRequest as PR
 from app.models import Purpose, Role, User
 from app.models.base import utcnow
-from app.services.passwords import hash_password
-from app.services.purposes import ensure_catalogue
-from app.services.requests import OPEN
+from app.services.accounts.passwords import hash_password
+from app.services.consent.purposes import ensure_catalogue
+from app.services.rights.requests import OPEN
 from tests.support.forms import post_form
 
 USERS = 1_000_000

@@ -17,10 +17,11 @@ from app import create_app
 from app.db import database, upgrade
 from app.models import CallLog, Lead, PrivacyRequest, Role, UsageEvent, User
 from app.models.base import utcnow
-from app.services import erasure, exports, jobs  # noqa: F401  (erasure registers its job)
-from app.services.personal_data import registry_entries, rows_of
-from app.services.purposes import ensure_catalogue
-from app.services.requests import approve_request
+from app.services.consent.purposes import ensure_catalogue
+from app.services.platform import jobs
+from app.services.rights import erasure, exports  # noqa: F401  (erasure registers its job)
+from app.services.rights.personal_data import registry_entries, rows_of
+from app.services.rights.requests import approve_request
 from tests.support.smtp import SmtpServer
 
 BUDGET_TIME_RATIO = 3.0

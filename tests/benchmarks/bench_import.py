@@ -22,8 +22,9 @@ import pytest
 from app import create_app
 from app.db import database, upgrade
 from app.models import Role, Suppression, User
-from app.services import jobs, newsletters, subscriber_import
-from app.services.purposes import ensure_catalogue
+from app.services.consent.purposes import ensure_catalogue
+from app.services.newsletters import catalogue, subscriber_import
+from app.services.platform import jobs
 from tests.support.smtp import SmtpServer
 
 ROWS = int(os.environ.get("BENCH_ROWS", 1_000_000))
@@ -75,7 +76,7 @@ def prepare(tmp: Path, rows: int):
     """A fresh newsletter, its suppressions and a planned import of `rows` rows."""
     tag = uuid.uuid4().hex[:6]
     staff = User.create(email=f"sales-{tag}@example.com", role=Role.SALES_OPS.value)
-    newsletter = newsletters.create_newsletter(f"Bench {tag}", "A newsletter for the import benchmark only.", "",
+    newsletter = catalogue.create_newsletter(f"Bench {tag}", "A newsletter for the import benchmark only.", "",
                                                False, staff)
     suppress_every_tenth(rows, tag)
     path = tmp / f"bench-{tag}.csv"

@@ -15,7 +15,7 @@ import pytest
 from app import create_app
 from app.db import database, upgrade
 from app.models import Role, User
-from app.services.auth import totp_for
+from app.services.accounts.auth import totp_for
 from app.services.demo import DEMO_TOTP_SECRET, seed_demo
 from tests.support.forms import post_form
 

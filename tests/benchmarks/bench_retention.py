@@ -6,7 +6,7 @@ SQLite and on PostgreSQL, while clients toggle preferences through gunicorn.
 Baseline, measured in the same run on the same database and the same rows: a bare
 `DELETE FROM <table> WHERE <clock> < ?` per table. Then the same rows are loaded
 again and swept by the real sweep (its policies, legal-hold check, ranges of
-app.services.retention.batch_size() ids each in its own transaction, the run's counts
+app.services.retention.policies.batch_size() ids each in its own transaction, the run's counts
 written with every batch); both run alone, in turn, BENCH_ROUNDS times (3), and the
 ratio is of their medians. Then the rows are loaded once more and swept while a
 client toggles its preferences through gunicorn, for the latency. Young rows are loaded too, and must survive every sweep.
@@ -28,7 +28,7 @@ from app import create_app
 from app.db import database, is_postgres
 from app.models import CallLog, EmailEngagement, SmsLog, UsageEvent, User
 from app.models.base import utcnow
-from app.services import retention
+from app.services.retention import policies
 from tests.benchmarks.bench_dpo import bulk_insert, stamp
 from tests.benchmarks.bench_toggle import prepare_database, serve, stop, toggling_client
 
@@ -82,9 +82,9 @@ def remaining() -> dict[str, int]:
 
 def bare_deletes(now) -> None:
     for model, _, clock, _ in TABLES:
-        policy = retention.policy(model.personal_data.category)
+        policy = policies.policy(model.personal_data.category)
         with database.atomic():
-            model.delete().where(getattr(model, clock) < retention.cutoff(policy, now)).execute()
+            model.delete().where(getattr(model, clock) < policies.cutoff(policy, now)).execute()
 
 
 class Togglers:
@@ -145,7 +145,7 @@ def test_a_sweep_of_a_million_expired_rows_against_bare_deletes(backend, tmp_pat
         settle()
         # Seeding the policy rows happens once per deployment (the first page or sweep
         # that needs them), not on each night's sweep: done before the clock starts.
-        retention.ensure_policies()
+        policies.ensure_policies()
         # The ratio: each alone on the machine, the median of ROUNDS of each, taken in
         # turn (one timing of a 0.3 s DELETE swings by a third on this shared machine).
         bare_times, sweep_times, run = [], [], None
@@ -155,7 +155,7 @@ def test_a_sweep_of_a_million_expired_rows_against_bare_deletes(backend, tmp_pat
             load(people, now, with_young=False)  # the same expired rows again; the young ones stayed
             settle()
             started = time.perf_counter()
-            run = retention.sweep(retention.start_run("cli", queued=False), now=now)
+            run = policies.sweep(policies.start_run("cli", queued=False), now=now)
             sweep_times.append(time.perf_counter() - started)
             assert run.status == "done" and remaining() == young, run.errors
             load(people, now, with_young=False)
@@ -167,7 +167,7 @@ def test_a_sweep_of_a_million_expired_rows_against_bare_deletes(backend, tmp_pat
         with Togglers(port) as togglers, app.app_context(), database.connection_context():
             time.sleep(1)
             started = time.perf_counter()
-            loaded_run = retention.sweep(retention.start_run("cli", queued=False), now=now)
+            loaded_run = policies.sweep(policies.start_run("cli", queued=False), now=now)
             ended = time.perf_counter()
             assert loaded_run.total == run.total and remaining() == young
     finally:
@@ -175,7 +175,7 @@ def test_a_sweep_of_a_million_expired_rows_against_bare_deletes(backend, tmp_pat
     during, quiet = togglers.during(started, ended), togglers.during(0, started)
     p99 = percentile(during, 0.99)
     with capsys.disabled():
-        print(f"\n  [{backend}] {ROWS:,} expired rows over {len(TABLES)} categories, batches of {retention.batch_size():,}")
+        print(f"\n  [{backend}] {ROWS:,} expired rows over {len(TABLES)} categories, batches of {policies.batch_size():,}")
         print(f"  bare DELETE … WHERE clock < ?   {base_seconds:7.2f} s   (median of {ROUNDS})")
         print(f"  retention sweep                 {sweep_seconds:7.2f} s   "
               f"({sweep_seconds / base_seconds:.2f}x bare, budget {TARGET_RATIO}x)   {run.total:,} rows")

@@ -16,11 +16,10 @@ import time
 from pathlib import Path
 from urllib.parse import urlencode
 
-
 from app.db import database, open_database, upgrade
 from app.models import Role, User
-from app.services.passwords import hash_password
-from app.services.purposes import ensure_catalogue
+from app.services.accounts.passwords import hash_password
+from app.services.consent.purposes import ensure_catalogue
 from tests.benchmarks.load import run_clients
 
 CLIENTS = 32

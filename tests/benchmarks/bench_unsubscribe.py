@@ -25,13 +25,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-
 from app import create_app
 from app.db import database
 from app.models import ConsentEvent, ConsentState, Role, Unsubscribe, User
 from app.models.base import utcnow
 from app.models.consent import ConsentSource
-from app.services import newsletters, unsubscribes
+from app.services.newsletters import catalogue, unsubscribes
 from tests.benchmarks.bench_toggle import (
     SECONDS,
     THREADS,
@@ -68,7 +67,7 @@ def seed_subscribers(url: str, tmp: Path):
     per_client = 1 + PEOPLE_PER_CLIENT
     with app.app_context(), database.connection_context():
         staff = User.create(email="sales@example.com", role=Role.SALES_OPS.value, name="Sales")
-        newsletter = newsletters.create_newsletter(
+        newsletter = catalogue.create_newsletter(
             "Bench news", "A newsletter for the one-click unsubscribe benchmark.", "bench", True, staff)
         purpose = newsletter.purpose
         rows = [{"email": f"subscriber{i}@example.com", "role": Role.SUBJECT.value, "name": f"Subscriber {i}"}
@@ -94,7 +93,7 @@ def seed_subscribers(url: str, tmp: Path):
                 fields=[ConsentState.user, ConsentState.purpose, ConsentState.granted, ConsentState.notice_version,
                         ConsentState.source, ConsentState.updated_at, ConsentState.last_event]).execute()
         database.execute_sql("ANALYZE")  # a real database of this size has planner statistics
-        assert newsletters.counts(newsletter).subscribed == len(ids)
+        assert catalogue.counts(newsletter).subscribed == len(ids)
         people = [User(id=uid) for uid in ids]
         assert unsubscribes.is_subscribed(unsubscribes.Target(people[0], newsletter))
         tokens = [[unsubscribes.make_token(p, newsletter) for p in people[i * per_client:(i + 1) * per_client]]
@@ -140,7 +139,7 @@ def verify(app, newsletter, by_token: dict, posted: list[list[str]]) -> int:
         off = {uid for (uid,) in ConsentState.select(ConsentState.user).where(
             ConsentState.purpose == newsletter.purpose_id, ConsentState.granted == False).tuples()}
         assert off == expected, f"{len(off)} off, {len(expected)} unsubscribed"
-        counts = newsletters.counts(newsletter)
+        counts = catalogue.counts(newsletter)
         assert (counts.subscribed, counts.unsubscribed) == (len(by_token) - len(expected), len(expected))
         one_click = ConsentEvent.select().where(ConsentEvent.purpose == newsletter.purpose_id,
                                                 ConsentEvent.source == ConsentSource.ONE_CLICK.value,

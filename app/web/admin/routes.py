@@ -2,20 +2,20 @@
 scheduled jobs."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from app.models import Purpose, Role
 from app.models.base import utcnow
-from app.services import schedule
-from app.services.api_keys import active_keys, create_api_key, revoke_api_key
-from app.services.consent import purpose_by_key
-from app.services.errors import ServiceError
-from app.services.people import count_by_role, search_people
-from app.services.purposes import update_purpose
+from app.services.accounts.api_keys import active_keys, create_api_key, revoke_api_key
+from app.services.accounts.people import count_by_role, search_people
+from app.services.consent.ledger import purpose_by_key
+from app.services.consent.purposes import update_purpose
+from app.services.platform import schedule
+from app.services.platform.errors import ServiceError
+from app.web.access import roles
 from app.web.admin.forms import ApiKeyForm, PurposeForm
 from app.web.auth.forms import EmptyForm
-from app.web.access import roles
 from app.web.rendering import render_page_or_fragment
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -83,7 +83,7 @@ def revoke_key(key_id):
 @bp.get("/jobs")
 @roles(Role.ADMIN)
 def scheduled_jobs():
-    from jobs import scheduled_jobs as schedule_of
+    schedule_of = current_app.extensions["scheduled_jobs"]
     now = utcnow()
     outcomes = schedule.last_outcomes()
     rows = []
@@ -97,7 +97,7 @@ def scheduled_jobs():
 @bp.post("/jobs/<job_id>/run")
 @roles(Role.ADMIN)
 def run_scheduled_job(job_id):
-    from jobs import scheduled_jobs as schedule_of
+    schedule_of = current_app.extensions["scheduled_jobs"]
     if EmptyForm().validate_on_submit():
         try:
             schedule.request_run(job_id, [j["id"] for j in schedule_of()], current_user)

@@ -4,8 +4,8 @@ from __future__ import annotations
 from flask import Blueprint, current_app, request
 
 from app.extensions import csrf, limiter
-from app.services.api_keys import authenticate_api_key, consent_status
-from app.services.errors import ServiceError
+from app.services.accounts.api_keys import authenticate_api_key, consent_status
+from app.services.platform.errors import ServiceError
 from app.web.access import public
 from app.web.api.openapi import openapi_document
 

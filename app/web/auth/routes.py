@@ -13,14 +13,14 @@ from app.extensions import limiter
 from app.models import User
 from app.models.fields import Cipher
 from app.models.user import normalise_email
-from app.services import auth, provider_sign_in
+from app.services.accounts import auth
 from app.services.demo import DEMO_TOTP_SECRET
-from app.services.errors import AuthError, ServiceError
+from app.services.integrations import catalogue, provider_sign_in
+from app.services.platform.errors import AuthError, ServiceError
+from app.services.platform.links import external_url
 from app.web.access import public
-from app.web.headers import allow_form_target
-from app.services import integration_catalogue as catalogue
-from app.services.links import external_url
 from app.web.auth.forms import EmptyForm, PasswordLoginForm, SignInLinkForm, TotpForm
+from app.web.headers import allow_form_target
 from app.web.navigation import home_endpoint
 
 bp = Blueprint("auth", __name__)

@@ -1,6 +1,6 @@
 """/customer/dpa: the business customer's admin requests a Data Processing Addendum,
 reviews it, signs it and downloads every version. Only their own: any other id is
-"not found". The rules are in app.services.dpa."""
+"not found". The rules are in app.services.agreements.dpa."""
 from __future__ import annotations
 
 import io
@@ -12,9 +12,9 @@ from markupsafe import Markup
 from app.extensions import limiter
 from app.models import Role
 from app.models.dpa import DpaDocument, DpaStatus
-from app.services import dpa
-from app.services.dpa import DpaError
-from app.services.errors import ServiceError
+from app.services.agreements import dpa
+from app.services.agreements.dpa import DpaError
+from app.services.platform.errors import ServiceError
 from app.web.access import roles
 from app.web.customer.dpa_forms import DpaRequestForm, GenerateForm, SignForm
 from app.web.customer.routes import bp

@@ -1,11 +1,11 @@
 """Forms of the customer admin's DPA pages. They only parse: the rules (which
-fields are required, which countries, what signing needs) are in app.services.dpa,
+fields are required, which countries, what signing needs) are in app.services.agreements.dpa,
 which reports every problem per field, so one submission shows every error."""
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, SelectChoice, SelectField, StringField, TextAreaField
 
-from app.services import dpa
-from app.services.dpa_document import law_of
+from app.services.agreements import dpa
+from app.services.agreements.dpa_document import law_of
 
 
 class DpaRequestForm(FlaskForm):

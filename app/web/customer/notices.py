@@ -1,6 +1,6 @@
 """/customer/notices: the sub-processor change notices a customer admin received,
 each with a form to object while the deadline has not passed. Only their own: any
-other id is "not found". The rules are in app.services.subprocessor_notices."""
+other id is "not found". The rules are in app.services.agreements.subprocessor_notices."""
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -9,8 +9,8 @@ from flask_wtf import FlaskForm
 from wtforms import TextAreaField
 
 from app.models import Role
-from app.services import subprocessor_notices
-from app.services.subprocessor_notices import NoticeError
+from app.services.agreements import subprocessor_notices
+from app.services.agreements.subprocessor_notices import NoticeError
 from app.web.access import roles
 from app.web.customer.routes import bp
 

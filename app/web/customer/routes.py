@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 
 from app.models import Role
-from app.services.personal_data import registry_entries
+from app.services.rights.personal_data import registry_entries
 from app.web.access import roles
 
 bp = Blueprint("customer", __name__, url_prefix="/customer")

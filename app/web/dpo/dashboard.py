@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Response, render_template, request
 
 from app.models import Role
-from app.services import dpo_metrics
-from app.services.audit import recent_events, verify_chain
+from app.services.platform.audit import recent_events, verify_chain
+from app.services.rights import dpo_metrics
 from app.web.access import roles
 from app.web.dpo.blueprint import bp
 

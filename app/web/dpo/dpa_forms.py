@@ -1,4 +1,4 @@
-"""Forms of the DPO's DPA pages; they only parse (rules: app.services.dpa)."""
+"""Forms of the DPO's DPA pages; they only parse (rules: app.services.agreements.dpa)."""
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, SelectChoice, SelectField, StringField
 

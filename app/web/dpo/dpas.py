@@ -1,6 +1,6 @@
 """/dpo/dpas: every Data Processing Addendum with its status, filtered and searched;
 on each, its versions, its signatures and the countersignature. The rules are in
-app.services.dpa."""
+app.services.agreements.dpa."""
 from __future__ import annotations
 
 import io
@@ -11,9 +11,9 @@ from flask_login import current_user
 from app.extensions import limiter
 from app.models import Role
 from app.models.dpa import DpaDocument, DpaStatus
-from app.services import dpa
-from app.services.dpa import DpaError
-from app.services.dpa_document import country_name, law_of
+from app.services.agreements import dpa
+from app.services.agreements.dpa import DpaError
+from app.services.agreements.dpa_document import country_name, law_of
 from app.web.access import roles
 from app.web.dpo.blueprint import bp
 from app.web.dpo.dpa_forms import CountersignForm, DpaFilterForm

@@ -1,12 +1,19 @@
 from flask_wtf import FlaskForm
 from wtforms import (
-    BooleanField, DateField, HiddenField, IntegerField, RadioField, SelectChoice, SelectField, SelectMultipleField,
+    BooleanField,
+    DateField,
+    HiddenField,
+    IntegerField,
+    RadioField,
+    SelectChoice,
+    SelectField,
+    SelectMultipleField,
     TextAreaField,
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from app.services.deadlines import JURISDICTIONS
+from app.services.rights.deadlines import JURISDICTIONS
 
 
 class DenyForm(FlaskForm):

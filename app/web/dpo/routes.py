@@ -8,19 +8,24 @@ from flask_login import current_user
 
 from app.models import RequestKind, RequestStatus, Role, User
 from app.models.base import utcnow
-from app.services import dpo, legal_holds
-from app.services.deadlines import JURISDICTIONS, days_left
-from app.services.dpo import QueueFilters
-from app.services.personal_data import holdings_of
-from app.web.auth.forms import EmptyForm
-from app.web.dpo.forms import (
-    ApproveForm, AssignForm, BulkForm, DenyForm, ExtendForm, JurisdictionForm, NoteForm,
-)
-from app.services.audit import actions as audit_actions
-from app.services.audit import search_events
-from app.services.personal_data import registry_entries
+from app.services.platform.audit import actions as audit_actions
+from app.services.platform.audit import search_events
+from app.services.rights import dpo, legal_holds
+from app.services.rights.deadlines import JURISDICTIONS, days_left
+from app.services.rights.dpo import QueueFilters
+from app.services.rights.personal_data import holdings_of, registry_entries
 from app.web.access import roles
+from app.web.auth.forms import EmptyForm
 from app.web.dpo.blueprint import bp
+from app.web.dpo.forms import (
+    ApproveForm,
+    AssignForm,
+    BulkForm,
+    DenyForm,
+    ExtendForm,
+    JurisdictionForm,
+    NoteForm,
+)
 from app.web.rendering import render_page_or_fragment
 
 

@@ -1,9 +1,16 @@
 """Forms of the sub-processor register. The rules (what a location needs, which
-categories exist) live in app.services.subprocessors, which reports every problem
+categories exist) live in app.services.agreements.subprocessors, which reports every problem
 per field; these forms only parse, so one submission shows every error at once."""
 from flask_wtf import FlaskForm
 from wtforms import (
-    BooleanField, DateField, RadioField, SelectChoice, SelectField, SelectMultipleField, StringField, TextAreaField,
+    BooleanField,
+    DateField,
+    RadioField,
+    SelectChoice,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
 )
 from wtforms.validators import Optional
 from wtforms.widgets import CheckboxInput, ListWidget

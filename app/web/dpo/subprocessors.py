@@ -1,6 +1,6 @@
 """/dpo/subprocessors: the sub-processor register, as it stands or as it stood on a
 past date, adding, changing and removing sub-processors with each one's version
-history. The rules are in app.services.subprocessors."""
+history. The rules are in app.services.agreements.subprocessors."""
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -10,9 +10,9 @@ from wtforms import SelectChoice
 from app.models import Role
 from app.models.base import utcnow
 from app.models.subprocessors import Subprocessor
-from app.services import subprocessor_notices, subprocessors
-from app.services.errors import ServiceError
-from app.services.subprocessors import Details, SubprocessorError
+from app.services.agreements import subprocessor_notices, subprocessors
+from app.services.agreements.subprocessors import Details, SubprocessorError
+from app.services.platform.errors import ServiceError
 from app.web.access import roles
 from app.web.dpo.blueprint import bp
 from app.web.dpo.subprocessor_forms import AsOfForm, RemoveSubprocessorForm, SubprocessorForm

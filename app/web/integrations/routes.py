@@ -1,5 +1,5 @@
 """/integrations: the person connects, re-scopes and disconnects third-party accounts.
-The rules are in app.services.integrations; the OAuth dance is Authlib's."""
+The rules are in app.services.integrations.connections; the OAuth dance is Authlib's."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -7,11 +7,10 @@ from flask_login import current_user
 
 from app.extensions import limiter
 from app.models import Job, Role
-from app.services import integration_catalogue as catalogue
-from app.services import integrations
-from app.services.errors import ServiceError
-from app.services.integration_adapters import import_sheet
-from app.services.links import external_url
+from app.services.integrations import catalogue, connections
+from app.services.integrations.adapters import import_sheet
+from app.services.platform.errors import ServiceError
+from app.services.platform.links import external_url
 from app.web.access import roles
 from app.web.auth.forms import EmptyForm
 from app.web.headers import allow_form_target
@@ -24,10 +23,10 @@ bp = Blueprint("integrations", __name__, url_prefix="/integrations")
 @bp.get("/")
 @roles(Role.SUBJECT)
 def index():
-    rows = integrations.overview(current_user)
+    rows = connections.overview(current_user)
     for row in rows:
         if row["connection"]:
-            row["imported"] = integrations.imported_count(row["connection"])
+            row["imported"] = connections.imported_count(row["connection"])
             row["direction_form"] = DirectionForm(direction=row["connection"].direction,
                                                   prefix=f"c{row['connection'].id}").offer(row["integration"].directions)
     for row in rows:  # changing the direction may ask the provider for more access
@@ -48,7 +47,7 @@ def connect(key):
         integration.directions)
     if form.validate_on_submit():
         try:
-            return integrations.begin_connect(key, form.direction.data,
+            return connections.begin_connect(key, form.direction.data,
                                               external_url("integrations.callback", key=key))
         except ServiceError as e:
             flash(e.message, "error")
@@ -60,7 +59,7 @@ def connect(key):
 @roles(Role.SUBJECT)
 def callback(key):
     try:
-        connection = integrations.complete_connect(current_user, key)
+        connection = connections.complete_connect(current_user, key)
     except ServiceError as e:
         return render_template("integrations/failed.html", message=e.message, key=key), e.status
     i = catalogue.integration(key)
@@ -82,10 +81,10 @@ def direction(connection_id):
     form = DirectionForm(prefix=f"c{connection.id}").offer(catalogue.integration(connection.integration).directions)
     if form.validate_on_submit():
         try:
-            integrations.set_direction(current_user, connection.id, form.direction.data)
-            integrations.request_sync(connection)
+            connections.set_direction(current_user, connection.id, form.direction.data)
+            connections.request_sync(connection)
             flash("Saved: syncing that way now.", "success")
-        except integrations.NeedsMoreAccess:
+        except connections.NeedsMoreAccess:
             # More access means a new consent, and the disclosure comes right before it.
             return redirect(url_for("integrations.connect", key=connection.integration,
                                     direction=form.direction.data), 303)
@@ -101,7 +100,7 @@ def sync_now(connection_id):
     connection = _mine(connection_id)
     if EmptyForm().validate_on_submit():
         try:
-            integrations.request_sync(connection)
+            connections.request_sync(connection)
             flash("Syncing now. This page shows when it last finished.", "success")
         except ServiceError as e:
             flash(e.message, "error")
@@ -133,7 +132,7 @@ def disconnect(connection_id):
     if not form.validate_on_submit():
         abort(400)
     keep = form.imported.data == "keep"
-    job = integrations.disconnect(current_user, connection.id, delete_imported=not keep)
+    job = connections.disconnect(current_user, connection.id, delete_imported=not keep)
     return redirect(url_for("integrations.disconnection", deletion_id=job.id, kept=1 if keep else None), 303)
 
 
@@ -153,13 +152,13 @@ def _back_to(connection):
 
 def _offered(key: str):
     try:
-        return integrations.offered_integration(key)
+        return connections.offered_integration(key)
     except ServiceError:
         abort(404)
 
 
 def _mine(connection_id: int):
     try:
-        return integrations.connection_of(current_user, connection_id)
+        return connections.connection_of(current_user, connection_id)
     except ServiceError:
         abort(404)

@@ -7,9 +7,9 @@ from flask_login import current_user
 
 from app.extensions import limiter
 from app.models import Role
-from app.services import exports
-from app.services.personal_data import entry_by_slug, holdings_of, page_of_rows, slug_of
-from app.services.profiles import profile_of, rectify_profile
+from app.services.rights import exports
+from app.services.rights.personal_data import entry_by_slug, holdings_of, page_of_rows, slug_of
+from app.services.rights.profiles import profile_of, rectify_profile
 from app.web.access import fresh_login, roles
 from app.web.my_data.forms import ProfileForm
 from app.web.rendering import render_page_or_fragment

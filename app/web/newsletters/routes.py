@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, render_template, request
 
 from app.extensions import limiter
-from app.services import newsletters
-from app.services.errors import ServiceError
+from app.services.newsletters import catalogue
+from app.services.platform.errors import ServiceError
 from app.web.access import public
 from app.web.auth.forms import EmptyForm
 
@@ -20,9 +20,9 @@ def confirm(token):
     form = EmptyForm()
     try:
         if form.validate_on_submit():
-            newsletter = newsletters.confirm(token, request.remote_addr, request.user_agent.string)
+            newsletter = catalogue.confirm(token, request.remote_addr, request.user_agent.string)
             return render_template("newsletters/confirmed.html", newsletter=newsletter)
-        pending = newsletters.pending_for_token(token)  # refuse a bad link before showing the button
+        pending = catalogue.pending_for_token(token)  # refuse a bad link before showing the button
     except ServiceError as e:
         return render_template("newsletters/confirm.html", error=e.message, form=form, pending=None), e.status
     return render_template("newsletters/confirm.html", form=form, error=None, pending=pending)

@@ -5,7 +5,7 @@ from flask import Blueprint, render_template
 from flask_login import current_user
 
 from app.models import Role
-from app.services.personal_data import holdings_of
+from app.services.rights.personal_data import holdings_of
 from app.web.access import roles
 
 bp = Blueprint("portal", __name__, url_prefix="/portal")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from flask import request, url_for
 
 from app.models import ConsentSource, User
-from app.services.consent import Origin
+from app.services.consent.ledger import Origin
 
 
 @dataclass(frozen=True)

@@ -9,12 +9,12 @@ from flask_login import current_user
 
 from app.extensions import limiter
 from app.models import ConsentSource, Role
-from app.services import consent, devices
-from app.services.errors import ServiceError
-from app.services.preference_links import person_for_token, send_fresh_link
-from app.services.receipts import consent_receipt
+from app.services.consent import devices, ledger
+from app.services.consent.preference_links import person_for_token, send_fresh_link
+from app.services.consent.receipts import consent_receipt
+from app.services.platform.errors import ServiceError
+from app.services.platform.links import external_url
 from app.web.access import public, roles
-from app.services.links import external_url
 from app.web.preferences.context import PreferenceContext
 from app.web.preferences.forms import FreshLinkForm
 
@@ -32,15 +32,15 @@ def honour_gpc_for_signed_in_people():
     if (gpc_requested() and request.endpoint != "static" and current_user.is_authenticated
             and current_user.role_enum is Role.SUBJECT):
         ctx = _me()
-        consent.honour_gpc(ctx.person, ctx.origin(ConsentSource.GPC))
+        ledger.honour_gpc(ctx.person, ctx.origin(ConsentSource.GPC))
 
 
 # --- shared by both ways in -------------------------------------------------------
 
 def _page(ctx: PreferenceContext):
     if gpc_requested() and ctx.link_token:  # signed-in people: done by the hook above
-        consent.honour_gpc(ctx.person, ctx.origin(ConsentSource.GPC))
-    choices = consent.choices_for(ctx.person)
+        ledger.honour_gpc(ctx.person, ctx.origin(ConsentSource.GPC))
+    choices = ledger.choices_for(ctx.person)
     return render_template(
         "preferences/page.html", ctx=ctx, choices=choices, gpc=gpc_requested(),
         reconfirm=[c for c in choices if c.needs_reconfirmation],
@@ -48,8 +48,8 @@ def _page(ctx: PreferenceContext):
 
 
 def _toggle(ctx: PreferenceContext, key: str):
-    purpose = consent.purpose_by_key(key)
-    choice = consent.toggle(ctx.person, purpose, request.form.get("granted") == "1", ctx.origin())
+    purpose = ledger.purpose_by_key(key)
+    choice = ledger.toggle(ctx.person, purpose, request.form.get("granted") == "1", ctx.origin())
     message = f"{purpose.name} is now {'on' if choice.granted else 'off'}. Saved."
     if request.htmx:
         return render_template("preferences/_purpose_row.html", ctx=ctx, choice=choice, status=message)
@@ -58,12 +58,12 @@ def _toggle(ctx: PreferenceContext, key: str):
 
 
 def _stop_marketing(ctx: PreferenceContext):
-    withdrawn = consent.stop_all_marketing(ctx.person, ctx.origin())
+    withdrawn = ledger.stop_all_marketing(ctx.person, ctx.origin())
     message = (f"All marketing is off ({len(withdrawn)} switched off). Saved." if withdrawn
                else "All marketing was already off.")
     if request.htmx:
         return render_template("preferences/_purpose_list.html", ctx=ctx,
-                               choices=consent.choices_for(ctx.person), status=message)
+                               choices=ledger.choices_for(ctx.person), status=message)
     flash(message, "success")
     return redirect(ctx.url("page"), 303)
 
@@ -120,7 +120,7 @@ def all_devices_push():
 @bp.get("/preferences/history")
 @roles(Role.SUBJECT)
 def history():
-    return render_template("preferences/history.html", events=consent.history(current_user))
+    return render_template("preferences/history.html", events=ledger.history(current_user))
 
 
 @bp.get("/preferences/receipt.json")

@@ -7,9 +7,9 @@ from flask_login import current_user
 
 from app.extensions import limiter
 from app.models import RequestKind, Role
-from app.services import requests as privacy_requests
-from app.services.errors import ServiceError
-from app.services.links import external_url
+from app.services.platform.errors import ServiceError
+from app.services.platform.links import external_url
+from app.services.rights import requests as privacy_requests
 from app.web.access import fresh_login, public, roles
 from app.web.auth.forms import EmptyForm
 from app.web.privacy_requests.forms import NewRequestForm

@@ -7,8 +7,8 @@ from flask import flash, redirect, render_template, send_file, url_for
 from flask_login import current_user
 
 from app.models import ImportStatus, Job, Role
-from app.services import newsletters, subscriber_import
-from app.services.errors import ServiceError
+from app.services.newsletters import catalogue, subscriber_import
+from app.services.platform.errors import ServiceError
 from app.web.access import roles
 from app.web.auth.forms import EmptyForm
 from app.web.rendering import render_page_or_fragment
@@ -21,7 +21,7 @@ NOT_STARTED = (ImportStatus.UPLOADED.value, ImportStatus.PLANNED.value)
 @bp.route("/newsletters/<int:newsletter_id>/import", methods=["GET", "POST"])
 @roles(Role.SALES_OPS)
 def import_upload(newsletter_id):
-    newsletter = newsletters.get_newsletter(newsletter_id)
+    newsletter = catalogue.get_newsletter(newsletter_id)
     form = ImportUploadForm()
     if form.validate_on_submit():
         try:
@@ -53,7 +53,7 @@ def import_preview(import_id):
         else:
             return redirect(url_for("sales.import_preview", import_id=imp.id) + "#preview", 303)
     return render_template("sales/imports/preview.html", imp=subscriber_import.get_import(import_id), form=form,
-                           newsletter=newsletters.get_newsletter(imp.newsletter_id), start_form=EmptyForm(),
+                           newsletter=catalogue.get_newsletter(imp.newsletter_id), start_form=EmptyForm(),
                            labels=subscriber_import.OUTCOME_LABELS), 400 if form.errors else 200
 
 
@@ -76,7 +76,7 @@ def import_progress(import_id):
         return redirect(url_for("sales.import_preview", import_id=imp.id), 303)
     return render_page_or_fragment("sales/imports/progress.html", "sales/imports/_progress.html", imp=imp,
                                    job=Job.get_or_none(Job.id == imp.job_id),
-                                   newsletter=newsletters.get_newsletter(imp.newsletter_id),
+                                   newsletter=catalogue.get_newsletter(imp.newsletter_id),
                                    labels=subscriber_import.OUTCOME_LABELS)
 
 

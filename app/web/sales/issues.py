@@ -6,8 +6,8 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from app.models import Role
-from app.services import newsletter_sending, newsletters
-from app.services.errors import ServiceError
+from app.services.newsletters import catalogue, sending
+from app.services.platform.errors import ServiceError
 from app.web.access import roles
 from app.web.auth.forms import EmptyForm
 from app.web.rendering import render_page_or_fragment
@@ -18,18 +18,18 @@ from app.web.sales.routes import bp
 @bp.route("/newsletters/<int:newsletter_id>/issues", methods=["GET", "POST"])
 @roles(Role.SALES_OPS)
 def issue_list(newsletter_id):
-    newsletter = newsletters.get_newsletter(newsletter_id)
+    newsletter = catalogue.get_newsletter(newsletter_id)
     form = IssueForm()
     if form.validate_on_submit():
         try:
-            issue = newsletter_sending.compose(newsletter, form.subject.data, form.body.data, current_user)
+            issue = sending.compose(newsletter, form.subject.data, form.body.data, current_user)
         except ServiceError as e:
             form.subject.errors = [e.message]
         else:
             flash("Draft saved. Check the preview, then send it.", "success")
             return redirect(url_for("sales.issue_detail", issue_id=issue.id), 303)
     return render_template("sales/issues/list.html", newsletter=newsletter, form=form,
-                           issues=newsletter_sending.issues_of(newsletter)), 400 if form.errors else 200
+                           issues=sending.issues_of(newsletter)), 400 if form.errors else 200
 
 
 @bp.get("/issues/<int:issue_id>")
@@ -43,10 +43,10 @@ def issue_detail(issue_id):
 @bp.post("/issues/<int:issue_id>/send")
 @roles(Role.SALES_OPS)
 def issue_send(issue_id):
-    issue = newsletter_sending.get_issue(issue_id)
+    issue = sending.get_issue(issue_id)
     if not EmptyForm().validate_on_submit():
         return render_template("sales/issues/detail.html", **_issue_context(issue_id)), 400
-    newsletter_sending.send_issue(issue, current_user)
+    sending.send_issue(issue, current_user)
     if request.htmx:
         return render_template("sales/issues/_sending.html", **_issue_context(issue_id))
     flash("Sending has started.", "success")
@@ -54,7 +54,7 @@ def issue_send(issue_id):
 
 
 def _issue_context(issue_id: int) -> dict:
-    issue = newsletter_sending.get_issue(issue_id)
-    return {"issue": issue, "job": newsletter_sending.job_of(issue), "form": EmptyForm(),
-            "preview": newsletter_sending.preview(issue),
-            "audience": newsletter_sending.audience_size(issue.newsletter)}
+    issue = sending.get_issue(issue_id)
+    return {"issue": issue, "job": sending.job_of(issue), "form": EmptyForm(),
+            "preview": sending.preview(issue),
+            "audience": sending.audience_size(issue.newsletter)}

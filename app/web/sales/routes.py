@@ -6,10 +6,10 @@ from flask_login import current_user
 
 from app.models import Role
 from app.models.consent import ConsentSource
-from app.services import newsletters, sales_analytics
-from app.services.errors import ServiceError
-from app.services.links import external_url
-from app.services.people import count_by_role, count_without_password
+from app.services.accounts.people import count_by_role, count_without_password
+from app.services.newsletters import catalogue, sales_analytics
+from app.services.platform.errors import ServiceError
+from app.services.platform.links import external_url
 from app.web.access import roles
 from app.web.auth.forms import EmptyForm
 from app.web.rendering import render_page_or_fragment
@@ -35,8 +35,8 @@ def home():
 @roles(Role.SALES_OPS)
 def newsletter_list():
     archived = request.args.get("archived") == "1"
-    rows = [(n, newsletters.counts(n), newsletters.weekly_new_subscribers(n))
-            for n in newsletters.newsletters(include_archived=archived)]
+    rows = [(n, catalogue.counts(n), catalogue.weekly_new_subscribers(n))
+            for n in catalogue.newsletters(include_archived=archived)]
     return render_template("sales/newsletters/list.html", rows=rows, archived=archived)
 
 
@@ -46,7 +46,7 @@ def newsletter_new():
     form = NewsletterForm()
     if form.validate_on_submit():
         try:
-            created = newsletters.create_newsletter(form.name.data, form.description.data, form.topic.data or "",
+            created = catalogue.create_newsletter(form.name.data, form.description.data, form.topic.data or "",
                                                     form.double_opt_in.data, current_user)
         except ServiceError as e:
             form.name.errors = [e.message]
@@ -60,12 +60,12 @@ def newsletter_new():
 @bp.route("/newsletters/<int:newsletter_id>/edit", methods=["GET", "POST"])
 @roles(Role.SALES_OPS)
 def newsletter_edit(newsletter_id):
-    newsletter = newsletters.get_newsletter(newsletter_id)
+    newsletter = catalogue.get_newsletter(newsletter_id)
     form = NewsletterForm(obj=None, data=None if request.method == "POST" else {
         "name": newsletter.purpose.name, "description": newsletter.purpose.description,
         "topic": newsletter.topic, "double_opt_in": newsletter.double_opt_in})
     if form.validate_on_submit():
-        newsletters.update_newsletter(newsletter, form.name.data, form.description.data, form.topic.data or "",
+        catalogue.update_newsletter(newsletter, form.name.data, form.description.data, form.topic.data or "",
                                       form.double_opt_in.data, form.material.data, current_user)
         flash("Saved. A change of wording published a new notice version.", "success")
         return redirect(url_for("sales.newsletter_detail", newsletter_id=newsletter_id), 303)
@@ -77,7 +77,7 @@ def newsletter_edit(newsletter_id):
 @roles(Role.SALES_OPS)
 def newsletter_archive(newsletter_id):
     if EmptyForm().validate_on_submit():
-        newsletters.archive(newsletters.get_newsletter(newsletter_id), current_user)
+        catalogue.archive(catalogue.get_newsletter(newsletter_id), current_user)
         flash("Archived: no longer offered or sent. Subscriptions and their proof are kept.", "success")
     return redirect(url_for("sales.newsletter_detail", newsletter_id=newsletter_id), 303)
 
@@ -85,12 +85,12 @@ def newsletter_archive(newsletter_id):
 @bp.get("/newsletters/<int:newsletter_id>")
 @roles(Role.SALES_OPS)
 def newsletter_detail(newsletter_id):
-    newsletter = newsletters.get_newsletter(newsletter_id)
+    newsletter = catalogue.get_newsletter(newsletter_id)
     status = request.args.get("status") if request.args.get("status") in STATUSES else "subscribed"
     search = request.args.get("q", "")[:254]
-    rows, after = newsletters.subscribers(newsletter, status, search, request.args.get("after", type=int))
+    rows, after = catalogue.subscribers(newsletter, status, search, request.args.get("after", type=int))
     return render_page_or_fragment("sales/newsletters/detail.html", "sales/newsletters/_subscriber_rows.html",
-                                   newsletter=newsletter, counts=newsletters.counts(newsletter), rows=rows,
+                                   newsletter=newsletter, counts=catalogue.counts(newsletter), rows=rows,
                                    next_after=after, status=status, search=search, statuses=STATUSES,
                                    add_form=AddSubscriberForm(formdata=None), archive_form=EmptyForm())
 
@@ -99,11 +99,11 @@ def newsletter_detail(newsletter_id):
 @roles(Role.SALES_OPS)
 def subscriber_add(newsletter_id):
     """Staff only ever start a sign-up: the person confirms it from the email."""
-    newsletter = newsletters.get_newsletter(newsletter_id)
+    newsletter = catalogue.get_newsletter(newsletter_id)
     form = AddSubscriberForm()
     if form.validate_on_submit():
         try:
-            pending = newsletters.request_sign_up(newsletter, form.email.data, ConsentSource.STAFF, _confirm_link,
+            pending = catalogue.request_sign_up(newsletter, form.email.data, ConsentSource.STAFF, _confirm_link,
                                                   current_user, evidence=form.evidence.data)
         except ServiceError as e:
             form.email.errors = [e.message]
@@ -111,9 +111,9 @@ def subscriber_add(newsletter_id):
             flash("Asked the person to confirm by email: they are pending until they do." if pending else
                   "Already subscribed: nothing to do.", "success")
             return redirect(url_for("sales.newsletter_detail", newsletter_id=newsletter_id, status="pending"), 303)
-    rows, after = newsletters.subscribers(newsletter)
+    rows, after = catalogue.subscribers(newsletter)
     return render_template("sales/newsletters/detail.html", newsletter=newsletter,
-                           counts=newsletters.counts(newsletter), rows=rows, next_after=after, status="subscribed",
+                           counts=catalogue.counts(newsletter), rows=rows, next_after=after, status="subscribed",
                            search="", statuses=STATUSES, add_form=form, archive_form=EmptyForm()), 400
 
 

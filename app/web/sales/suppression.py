@@ -10,8 +10,8 @@ from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from app.models import Role
-from app.services import suppression
-from app.services.errors import ServiceError
+from app.services.consent import suppression
+from app.services.platform.errors import ServiceError
 from app.web.access import roles
 from app.web.sales.routes import bp
 

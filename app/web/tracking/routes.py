@@ -9,7 +9,7 @@ import base64
 from flask import Blueprint, Response, redirect
 
 from app.extensions import limiter
-from app.services import newsletter_sending
+from app.services.newsletters import sending
 from app.web.access import public
 
 bp = Blueprint("tracking", __name__, url_prefix="/t")
@@ -20,12 +20,12 @@ PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRA
 @public  # followed from a mail client, signed in or not
 @limiter.limit("300/minute")  # mail security scanners follow links from few addresses
 def clicked(token):
-    return redirect(newsletter_sending.record_click(token), 302)
+    return redirect(sending.record_click(token), 302)
 
 
 @bp.get("/o/<token>")
 @public
 @limiter.limit("300/minute")  # image proxies (e.g. Gmail's) fetch for many people
 def opened(token):
-    newsletter_sending.record_open(token)
+    sending.record_open(token)
     return Response(PIXEL, mimetype="image/gif", headers={"Cache-Control": "no-store"})

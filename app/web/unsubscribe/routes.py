@@ -1,14 +1,14 @@
 """/u/<token>: the unsubscribe link of every newsletter email (List-Unsubscribe and
 the footer). POST with `List-Unsubscribe=One-Click` is the mailbox provider's
 one-click (RFC 8058); GET shows a page where the person confirms. The rules are in
-app.services.unsubscribes."""
+app.services.newsletters.unsubscribes."""
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from app.extensions import csrf, limiter
-from app.services import unsubscribes
-from app.services.errors import ServiceError
+from app.services.newsletters import unsubscribes
+from app.services.platform.errors import ServiceError
 from app.web.access import public
 
 bp = Blueprint("unsubscribe", __name__)

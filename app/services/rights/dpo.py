@@ -1,0 +1,294 @@
+"""The DPO's side of requests: the queue against the legal clock, and the decisions
+(approve, deny with a reason, extend once, assign). Each decision writes the timeline
+and the audit log with the acting staff member, and tells the person by email."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+import peewee
+
+from app.db import database
+from app.models import PrivacyRequest, RequestKind, RequestNote, RequestStatus, Role, User
+from app.models.base import utcnow
+from app.models.user import normalise_email
+from app.services.platform import audit
+from app.services.platform.errors import MailError, ServiceError
+from app.services.platform.mail import send_email
+from app.services.rights import legal_holds, requests
+from app.services.rights.deadlines import EXTENDABLE, JURISDICTIONS, due_date, extended_due_date
+
+PAGE_SIZE = 50
+WEEK_DAYS = 7  # "due within 7 days": today and the next seven dates
+BULK_LIMIT = PAGE_SIZE  # one page of the queue at a time
+S = RequestStatus
+DECIDABLE = (S.PENDING_REVIEW,)
+OPEN_VALUES = [s.value for s in requests.OPEN]
+
+# Reasons a refusal may give, each naming its legal ground (editable before sending).
+DENIAL_REASONS = {
+    "identity": "We could not verify your identity (GDPR Art. 12(6); CCPA 11 CCR §7060).",
+    "manifestly_unfounded": "The request is manifestly unfounded or excessive (GDPR Art. 12(5)).",
+    "legal_obligation": "We must keep this data to comply with a legal obligation (GDPR Art. 17(3)(b)).",
+    "legal_claims": "We need this data to establish, exercise or defend legal claims (GDPR Art. 17(3)(e)).",
+    "compelling_grounds": "We have compelling legitimate grounds that override your interests (GDPR Art. 21(1)).",
+}
+RIGHTS_NOTICE = ("You may complain to a data protection supervisory authority and seek a judicial remedy "
+                 "(GDPR Art. 12(4), 77 and 79).")
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    kind: str | None = None
+    status: str | None = None          # None: every open request
+    jurisdiction: str | None = None
+    assignee: int | None = None
+    due: str | None = None             # "overdue" or "week"
+    email: str = ""
+
+
+@dataclass
+class QueuePage:
+    requests: list = field(default_factory=list)
+    next_cursor: str | None = None
+
+
+def queue(filters: QueueFilters, after: str | None = None, now: datetime | None = None) -> QueuePage:
+    """Requests by due date, soonest first. Keyset pagination on (due_at, id): every
+    page costs one indexed range scan, however deep."""
+    now = now or utcnow()
+    query = (PrivacyRequest.select(PrivacyRequest, User).join(User, on=(PrivacyRequest.user == User.id))
+             .order_by(PrivacyRequest.due_at, PrivacyRequest.id))
+    query = query.where(PrivacyRequest.status == filters.status) if filters.status else \
+        query.where(PrivacyRequest.status.in_(OPEN_VALUES))
+    if filters.kind:
+        query = query.where(PrivacyRequest.kind == filters.kind)
+    if filters.jurisdiction:
+        query = query.where(PrivacyRequest.jurisdiction == filters.jurisdiction)
+    if filters.assignee:
+        query = query.where(PrivacyRequest.assignee == filters.assignee)
+    if filters.due:
+        query = query.where(due_window(filters.due, now))
+    if filters.email.strip():
+        query = query.where(User.email == normalise_email(filters.email))
+    if after:
+        due, _, last_id = after.partition("_")
+        due_at = datetime.fromisoformat(due)
+        query = query.where((PrivacyRequest.due_at > due_at) |
+                            ((PrivacyRequest.due_at == due_at) & (PrivacyRequest.id > int(last_id))))
+    rows = list(query.limit(PAGE_SIZE + 1))
+    more = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    cursor = f"{rows[-1].due_at.isoformat()}_{rows[-1].id}" if more else None
+    return QueuePage(rows, cursor)
+
+
+def due_window(due: str, now: datetime) -> peewee.Expression:
+    """"overdue" or "week", by calendar date as the words beside each request count
+    (`days_left`): a request due at 09:00 today is due today until midnight."""
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)  # times are naive UTC
+    if due == "overdue":
+        return PrivacyRequest.due_at < today
+    return (PrivacyRequest.due_at >= today) & (PrivacyRequest.due_at < today + timedelta(days=WEEK_DAYS + 1))
+
+
+def staff() -> list[User]:
+    return list(User.select().where(User.role.in_([Role.DPO.value, Role.ADMIN.value]), User.active)
+                .order_by(User.name))
+
+
+def get_request(request_id: int) -> PrivacyRequest:
+    request = PrivacyRequest.get_or_none(PrivacyRequest.id == request_id)
+    if request is None:
+        raise ServiceError("There is no such request.", 404)
+    return request
+
+
+def approve(request_id: int, actor: User, keep: list[str] = (), hold_reason: str = "",
+            hold_until: date | None = None) -> PrivacyRequest:
+    """Approve; for an erasure, `keep` names categories kept under a legal hold until
+    `hold_until` (approved in part), whose ground the person is told with their right
+    to complain."""
+    request = get_request(request_id)
+    holds = legal_holds.holds_for(User.get_by_id(request.user_id), list(keep), hold_reason, hold_until,
+                                  utcnow().date())
+    request = requests.approve_request(request_id, actor, holds)
+    if holds:
+        _tell(request, "approved in part", "Your request was approved in part", actor,
+              note=f"We are erasing your data now. {legal_holds.describe(holds)} {RIGHTS_NOTICE}")
+    else:
+        _tell(request, "approved", "Your request was approved", actor,
+              note="We are carrying it out now." if request.kind == RequestKind.DELETION.value else "")
+    return request
+
+
+def approve_routine(request_id: int, actor: User) -> PrivacyRequest:
+    """Bulk approval: never an erasure, which is irreversible and may need a hold."""
+    if get_request(request_id).kind == RequestKind.DELETION.value:
+        raise ServiceError("an erasure is approved from its own page, where categories can be kept under a "
+                           "legal hold.", 409)
+    return approve(request_id, actor)
+
+
+@dataclass
+class BulkOutcome:
+    done: list[int] = field(default_factory=list)
+    skipped: dict[int, str] = field(default_factory=dict)  # id: why
+
+    def summary(self, verb: str) -> str:
+        said = [f"{len(self.done)} request{'s' if len(self.done) != 1 else ''} {verb}"
+                + (f" ({', '.join(f'#{i}' for i in self.done)})" if self.done else "") + "."]
+        said += [f"#{i} not {verb}: {why}" for i, why in self.skipped.items()]
+        return " ".join(said)
+
+
+def bulk(request_ids: list[int], act, actor: User) -> BulkOutcome:
+    """Routine requests in one go: each one on its own, so one that cannot be
+    decided (already decided, cancelled meanwhile) is reported and the rest go on."""
+    outcome = BulkOutcome()
+    for request_id in sorted(set(request_ids))[:BULK_LIMIT]:
+        try:
+            act(request_id, actor)
+            outcome.done.append(request_id)
+        except ServiceError as e:
+            outcome.skipped[request_id] = str(e)
+    return outcome
+
+
+def add_note(request_id: int, body: str, actor: User) -> RequestNote:
+    """An internal note: for the privacy team, not the person's portal."""
+    request = get_request(request_id)
+    body = body.strip()
+    if not body:
+        raise ServiceError("Write the note first.")
+    with database.atomic():
+        note = RequestNote.create(request=request, author=actor, author_label=actor.email, body=body[:4000])
+        audit.record(audit.Event("request.note_added", actor=actor, subject=User.get_by_id(request.user_id),
+                                 details={"request_id": request.id, "note_id": note.id}))
+    return note
+
+
+def notes_of(request_id: int) -> list[RequestNote]:
+    return list(RequestNote.select().where(RequestNote.request == request_id).order_by(RequestNote.id))
+
+
+def set_jurisdiction(request_id: int, jurisdiction: str, actor: User) -> PrivacyRequest:
+    """Correct the first guess (from the person's country): the clock is recomputed
+    from the receipt date by the new rules, with the extension if one was granted and
+    it would have been valid under them."""
+    request = get_request(request_id)
+    if jurisdiction not in JURISDICTIONS:
+        raise ServiceError("Choose one of the listed jurisdictions.")
+    if request.status not in OPEN_VALUES:
+        raise ServiceError("Only an open request's jurisdiction can be changed.", 409)
+    if jurisdiction == request.jurisdiction:
+        return request
+    due = due_date(request.received_at, jurisdiction)
+    if request.extended_at:
+        if jurisdiction not in EXTENDABLE:
+            raise ServiceError(f"{jurisdiction} allows no extension, and this request was extended.", 409)
+        if request.extended_at > due:
+            raise ServiceError(f"The person was told of the extension on {request.extended_at:%d %b %Y}, after "
+                               f"the {jurisdiction} due date ({due:%d %b %Y}): under {jurisdiction} it would "
+                               "not be valid.", 409)
+        due = extended_due_date(due, jurisdiction)
+    with database.atomic():
+        changed = PrivacyRequest.update(jurisdiction=jurisdiction, due_at=due).where(
+            PrivacyRequest.id == request.id, *_unchanged_clock(request)).execute()
+        if not changed:
+            raise ServiceError(CHANGED_MEANWHILE, 409)
+        requests.log(request, f"Jurisdiction changed from {request.jurisdiction} to {jurisdiction}; "
+                              f"due {due:%d %b %Y}.", actor)
+    return get_request(request_id)
+
+
+CHANGED_MEANWHILE = "Someone changed this request's deadline meanwhile: reload the page and check it."
+
+
+def _unchanged_clock(request: PrivacyRequest) -> list:
+    """Guards for an UPDATE of the clock: it still is as this copy of the row saw it,
+    so an extension and a change of jurisdiction racing cannot overwrite each other."""
+    extended = (PrivacyRequest.extended_at.is_null(False) if request.extended_at
+                else PrivacyRequest.extended_at.is_null())
+    return [PrivacyRequest.jurisdiction == request.jurisdiction, PrivacyRequest.due_at == request.due_at, extended]
+
+
+def complete(request_id: int, actor: User) -> PrivacyRequest:
+    """An approved correction or restriction has been carried out (erasures complete
+    themselves, by their job)."""
+    request = get_request(request_id)
+    if request.kind == RequestKind.DELETION.value:
+        raise ServiceError("An erasure completes itself when its job has run.", 409)
+    done = requests.move(request_id, [S.APPROVED], S.COMPLETED, "Carried out.", actor.email, actor,
+                         completed_at=utcnow())
+    if done is None:
+        raise ServiceError("Only an approved request can be marked as carried out.", 409)
+    _tell(done, "carried out", "Your request is done", actor, note="")
+    return done
+
+
+def deny(request_id: int, reason: str, actor: User) -> PrivacyRequest:
+    if len(reason.strip()) < 10:
+        raise ServiceError("Give the person the reason for the refusal, with its legal ground.")
+    denied = requests.move(request_id, DECIDABLE, S.DENIED, f"Refused: {reason.strip()}", actor.email, actor,
+                           decided_at=utcnow(), denial_reason=reason.strip())
+    if denied is None:
+        raise ServiceError("This request is not waiting for a decision.", 409)
+    _tell(denied, "denied", "Your request was refused", actor, note=f"{reason.strip()} {RIGHTS_NOTICE}")
+    return denied
+
+
+def extend(request_id: int, reason: str, actor: User) -> PrivacyRequest:
+    """The one extension the law allows, with its reason, told to the person before
+    the original due date."""
+    request = get_request(request_id)
+    if request.extended_at:
+        raise ServiceError("This request was already extended once: the law allows no second extension.", 409)
+    if request.status not in OPEN_VALUES:
+        raise ServiceError("Only an open request can be extended.", 409)
+    if request.jurisdiction not in EXTENDABLE:
+        raise ServiceError(f"{request.jurisdiction} allows no extension.", 409)
+    if utcnow() > request.due_at:
+        raise ServiceError("Too late: the person must be told of an extension before the original due date.", 409)
+    if len(reason.strip()) < 10:
+        raise ServiceError("Give the reason for the extension: the person will read it.")
+    new_due = extended_due_date(request.due_at, request.jurisdiction)
+    with database.atomic():
+        changed = PrivacyRequest.update(due_at=new_due, extended_at=utcnow(), extension_reason=reason.strip()).where(
+            PrivacyRequest.id == request.id, *_unchanged_clock(request)).execute()
+        if not changed:
+            raise ServiceError(CHANGED_MEANWHILE, 409)
+        requests.log(request, f"Extended to {new_due:%d %b %Y}: {reason.strip()}", actor)
+    request = get_request(request_id)
+    _tell(request, "extended", "We need more time for your request", actor,
+          note=f"We will answer by {new_due:%d %B %Y}. Why: {reason.strip()}")
+    return request
+
+
+def assign(request_id: int, assignee_id: int | None, actor: User) -> PrivacyRequest:
+    request = get_request(request_id)
+    assignee = User.get_or_none(User.id == assignee_id, User.role.in_([Role.DPO.value, Role.ADMIN.value]),
+                                User.active) if assignee_id else None
+    if assignee_id and assignee is None:
+        raise ServiceError("Requests can only be assigned to the privacy team.")
+    with database.atomic():
+        PrivacyRequest.update(assignee=assignee).where(PrivacyRequest.id == request.id).execute()
+        requests.log(request, f"Assigned to {assignee.display_name if assignee else 'nobody'}.", actor)
+    return get_request(request_id)
+
+
+def _tell(request: PrivacyRequest, what: str, subject: str, actor: User, note: str) -> None:
+    """Email the person about a decision already made. If the mail server refuses,
+    the decision stands: the timeline says the person was not told, and
+    `request.told` lets the page say so too."""
+    person = User.get_by_id(request.user_id)
+    request.told = True
+    if not person.active:
+        return
+    try:
+        send_email(person.email, f"{subject} (request {request.id})", "request_decided",
+                   request=request, what=what, note=note)
+    except MailError:
+        request.told = False
+        requests.log(request, f"The email saying it was {what} could not be sent: tell the person another way.",
+                     actor)
