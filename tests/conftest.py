@@ -215,7 +215,13 @@ def browser_tab(chromium, live_server, request, other_origins: tuple[str, ...] =
     """A fresh browser tab on the live server. Fails the test if the page asked any
     origin but the app's own (and `other_origins`), or if the browser reported a CSP
     violation. Leaves a screenshot in test-artifacts/."""
+    from playwright.sync_api import expect
+
+    from tests.support.browser import HANG_GUARD_MS
     context = chromium.new_context(base_url=live_server)
+    context.set_default_timeout(HANG_GUARD_MS)  # waits end on the event; this is only a hang guard
+    context.set_default_navigation_timeout(HANG_GUARD_MS)
+    expect.set_options(timeout=HANG_GUARD_MS)
     tab = context.new_page()
     allowed = (live_server, *other_origins)
     foreign, console_errors = [], []

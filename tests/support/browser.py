@@ -1,12 +1,41 @@
 """Playwright driving Debian's Chromium, plus an axe-core check."""
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 AXE_SOURCE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+
+# How long a browser test waits for something it started (an htmx exchange, a page
+# load, a job its page polls) before calling the page hung. Not a speed budget: a
+# correct run on a loaded machine never comes near it; it only keeps a broken page
+# from hanging the suite. Tests wait for the exchange itself, never for a time.
+HANG_GUARD_MS = 120_000
+
+
+@contextmanager
+def htmx_exchange(page, path: str):
+    """Wait, once the block is done, for the htmx exchange it started: the response to a
+    request whose URL contains `path`, then htmx's `afterSettle` for that request, so the
+    swapped content is in place (classes settled) before the test looks at it."""
+    page.evaluate("""(path) => {
+        window.__pccSettled = false;
+        const settled = (event) => {
+            const info = event.detail.pathInfo || {};
+            if ((info.finalRequestPath || info.requestPath || "").includes(path)) {
+                document.removeEventListener("htmx:afterSettle", settled);
+                window.__pccSettled = true;
+            }
+        };
+        document.addEventListener("htmx:afterSettle", settled);
+    }""", path)
+    with page.expect_response(lambda r: path in r.url and r.request.headers.get("hx-request") == "true",
+                              timeout=HANG_GUARD_MS):
+        yield
+    page.wait_for_function("() => window.__pccSettled === true", timeout=HANG_GUARD_MS)
 
 
 def axe_violations(page, impacts=("serious", "critical")) -> list[dict]:
