@@ -19,7 +19,7 @@ from app.services.agreements import dpa
 from app.services.agreements.dpa import DpaError, DpaRequest
 from app.services.platform.errors import ServiceError
 from tests.conftest import TEST_PASSWORD, TEST_TOTP_SECRET
-from tests.support.browser import assert_accessible, sign_in
+from tests.support.browser import assert_accessible, htmx_exchange, sign_in
 from tests.support.forms import post_form
 from tests.support.smtp import text_of
 
@@ -328,7 +328,8 @@ def test_a_customer_requests_reviews_signs_and_downloads_and_the_dpo_countersign
     sign_in(page, dpo.email, TEST_PASSWORD, TEST_TOTP_SECRET)
     page.get_by_role("link", name="DPAs", exact=True).click()
     page.get_by_label("Company name or document id").fill("acme")
-    page.get_by_role("button", name="Show").click()
+    with htmx_exchange(page, "/dpo/dpas"):
+        page.get_by_role("button", name="Show").click()
     assert_accessible(page)
     page.get_by_role("row", name="Acme Widgets GmbH").get_by_role("link").click()
     page.get_by_label("Your full name").fill("Dana Officer")

@@ -12,7 +12,7 @@ from app.services.platform.weekly import week_starts
 from app.services.rights import dpo_metrics
 from app.services.rights.dpo_metrics import median_of
 from tests.conftest import TEST_PASSWORD, TEST_TOTP_SECRET
-from tests.support.browser import assert_accessible, sign_in
+from tests.support.browser import assert_accessible, htmx_exchange, sign_in
 
 NOW = datetime(2025, 6, 18, 12, 0)  # a Wednesday; its week began on Monday 16 June
 YEAR = 2023
@@ -290,7 +290,8 @@ def test_the_dpo_reads_the_dashboard_in_a_browser(page, live_server, make_user, 
 
     page.emulate_media(color_scheme="light")
     page.set_viewport_size({"width": 1200, "height": 900})
-    page.get_by_label("Year").select_option(str(utcnow().year))  # htmx swaps the CCPA section
+    with htmx_exchange(page, f"/dpo/?year={utcnow().year}"):
+        page.get_by_label("Year").select_option(str(utcnow().year))  # htmx swaps the CCPA section
     page.get_by_text(f"Requests received in {utcnow().year}, by type").wait_for()
     assert f"year={utcnow().year}" in page.url
     page.get_by_role("link", name="See the 1 overdue request").click()

@@ -5,7 +5,7 @@ from playwright.sync_api import expect
 from app.models import Role
 from app.services.consent.preference_links import make_token
 from tests.conftest import TEST_PASSWORD
-from tests.support.browser import assert_accessible, sign_in
+from tests.support.browser import assert_accessible, htmx_exchange, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -13,11 +13,6 @@ pytestmark = pytest.mark.browser
 def sign_in_as(page, email):
     sign_in(page, email, TEST_PASSWORD)
     page.get_by_role("heading", name="Hello").wait_for()
-
-
-def settled(page):
-    """Wait until htmx has finished swapping (and settling) everything."""
-    expect(page.locator(".htmx-request, .htmx-swapping, .htmx-settling, .htmx-added")).to_have_count(0)
 
 
 def tracking_switch(page):
@@ -32,17 +27,18 @@ def test_alice_switches_click_tracking_off_and_on_and_it_holds(page, make_user):
     switch = tracking_switch(page)
     expect(switch).to_have_attribute("aria-checked", "false")
 
-    switch.click()  # htmx: only the row is swapped
+    with htmx_exchange(page, "/preferences/click_tracking"):
+        switch.click()  # htmx: only the row is swapped
     expect(tracking_switch(page)).to_have_attribute("aria-checked", "true")
     expect(page.locator("#pref-status")).to_have_text("Email click-through tracking is now on. Saved.")
-    settled(page)
     tracking_switch(page).focus()
-    page.keyboard.press("Space")  # the keyboard works the same switch
+    with htmx_exchange(page, "/preferences/click_tracking"):
+        page.keyboard.press("Space")  # the keyboard works the same switch
     expect(tracking_switch(page)).to_have_attribute("aria-checked", "false")
     expect(page.locator("#pref-status")).to_have_text("Email click-through tracking is now off. Saved.")
-    settled(page)
     assert page.evaluate("document.activeElement.id") == "switch-click_tracking"  # focus stays put
-    tracking_switch(page).click()
+    with htmx_exchange(page, "/preferences/click_tracking"):
+        tracking_switch(page).click()
     expect(tracking_switch(page)).to_have_attribute("aria-checked", "true")
 
     page.reload()
@@ -82,7 +78,8 @@ def test_the_footer_link_opens_preferences_without_signing_in(page, app, live_se
     page.goto(f"/p/{token}")
     expect(page.get_by_text("You opened this page from a link in an email")).to_be_visible()
     assert_accessible(page)
-    page.get_by_role("switch", name="Marketing email").click()
+    with htmx_exchange(page, "/purposes/marketing_email"):
+        page.get_by_role("switch", name="Marketing email").click()
     expect(page.get_by_role("switch", name="Marketing email")).to_have_attribute("aria-checked", "true")
     page.goto("/portal/")
     assert "/login" in page.url  # the link opened nothing else

@@ -48,7 +48,7 @@ def test_the_dpo_changes_a_policy_previews_runs_it_and_finds_the_run(app, page, 
 
     page.get_by_role("button", name="Run this policy now").click()
     expect(page.get_by_role("progressbar").or_(page.get_by_text("finished")).first).to_be_visible()
-    expect(page.get_by_text("2 rows acted on")).to_be_visible(timeout=15_000)
+    expect(page.get_by_text("2 rows acted on")).to_be_visible()
     expect(page.get_by_role("row", name="Call logs 2")).to_be_visible()
     assert_accessible(page)
 

@@ -378,6 +378,6 @@ def test_the_import_journey_in_a_browser_is_accessible(app, page, live_server, m
     expect(page.get_by_role("cell", name="not a valid email address")).to_be_visible()
     assert_accessible(page)
     page.get_by_role("button", name="Import 1 person").click()
-    expect(page.get_by_text("Import finished")).to_be_visible(timeout=15_000)  # polled in by htmx
+    expect(page.get_by_text("Import finished")).to_be_visible()  # polled in by htmx
     assert_accessible(page)
     expect(page.get_by_role("link", name=re.compile("Download the 1 rejected rows"))).to_be_visible()

@@ -11,11 +11,13 @@ from flask.cli import AppGroup, with_appcontext
 
 from app.cli.backups import backup_cli
 from app.cli.db import db_cli
+from app.cli.keys import keys_cli
 from app.db import database
 
 
 def register_commands(app: Flask) -> None:
     app.cli.add_command(db_cli)
+    app.cli.add_command(keys_cli)
     app.cli.add_command(demo_command)
     app.cli.add_command(audit_cli)
     app.cli.add_command(jobs_cli)

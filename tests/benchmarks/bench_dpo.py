@@ -26,6 +26,7 @@ from app.models.base import utcnow
 from app.services.accounts.passwords import hash_password
 from app.services.consent.purposes import ensure_catalogue
 from app.services.rights.requests import OPEN
+from tests.benchmarks.summary import ms, record
 from tests.support.forms import post_form
 
 USERS = 1_000_000
@@ -262,6 +263,11 @@ def test_queue_and_dashboard_with_a_million_users(tmp_path, postgres, capsys):
             for name, (p50, p95), (b50, b95), _ in rows:
                 print(f"  {name:<42}{p50 * 1000:8.2f}{p95 * 1000:8.2f}   {b50 * 1000:9.2f} /{b95 * 1000:6.2f}"
                       f"     {p95 / b95:6.1f}x")
+    for backend, (_, rows) in results.items():
+        for name, (_, p95), (_, b95), held in rows:
+            if held:
+                record(f"DPO {name}, {backend}", f"bare SELECT p95 {ms(b95)}", f"p95 {ms(p95)}", f"{p95 / b95:.1f}x",
+                       f"p95 < {TARGET_P95 * 1000:.0f} ms", p95 < TARGET_P95)
     for backend, (_, rows) in results.items():
         for name, (_, p95), _, held in rows:
             if held:

@@ -1,6 +1,8 @@
-"""Shared by the benchmarks: a throwaway PostgreSQL cluster per benchmark module."""
+"""Shared by the benchmarks: a throwaway PostgreSQL cluster per benchmark module, and
+the summary table printed at the end of `make bench`."""
 import pytest
 
+from tests.benchmarks import summary
 from tests.support.postgres import PostgresCluster
 
 
@@ -9,3 +11,10 @@ def postgres():
     cluster = PostgresCluster().start()
     yield cluster
     cluster.stop()
+
+
+def pytest_terminal_summary(terminalreporter):
+    if summary.ROWS:
+        terminalreporter.write_line("")
+        for line in summary.table():
+            terminalreporter.write_line(line)

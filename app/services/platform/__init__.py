@@ -1,4 +1,4 @@
-"""What every domain stands on: mail delivery and the outbox's building blocks (mail),
+"""What every domain stands on: mail over SMTP (mail),
 background jobs with persisted progress (jobs), the scheduler's bookkeeping
 (schedule), absolute and signed links (links, signed_links), the hash-chained audit
 log (audit), domain errors (errors), address syntax (addresses), weekly counts for the
