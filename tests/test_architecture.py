@@ -38,30 +38,28 @@ def test_the_code_keeps_every_import_contract():
     assert "0 broken" in result.stdout
 
 
-def test_a_model_importing_the_web_layer_breaks_the_layers(scratch):
-    add_import(scratch / "app/models/registry.py", "from app.web import access")
+BREAKS = {
+    "a model importing the web layer": (
+        "app/models/registry.py", "from app.web import access", "app.models is not allowed to import app.web"),
+    "the database reaching up into the services": (
+        "app/db.py", "from app.services.consent.purposes import ensure_catalogue",
+        "app.db is not allowed to import app.services"),
+    # platform is the lowest service package: rights stands on it, never the reverse.
+    "a cycle between service packages": (
+        "app/services/platform/mail.py", "from app.services.rights import erasure",
+        "No cycles are allowed in app.services"),
+    "a service package importing one above it": (
+        "app/services/consent/ledger.py", "from app.services.newsletters import catalogue",
+        "app.services.consent is not allowed to import app.services.newsletters"),
+    "a service reading the request": (
+        "app/services/platform/links.py", "from flask import request",
+        "app.services.platform.links:"),
+}
+
+
+@pytest.mark.parametrize("module, statement, refusal", BREAKS.values(), ids=BREAKS.keys())
+def test_lint_imports_refuses_code_that_breaks_a_contract(scratch, module, statement, refusal):
+    add_import(scratch / module, statement)
     result = lint_imports(scratch)
     assert result.returncode == 1
-    assert "app.models is not allowed to import app.web" in result.stdout
-
-
-def test_the_database_reaching_up_into_the_services_breaks_the_layers(scratch):
-    add_import(scratch / "app/db.py", "from app.services.consent.purposes import ensure_catalogue")
-    result = lint_imports(scratch)
-    assert result.returncode == 1
-    assert "app.db is not allowed to import app.services" in result.stdout
-
-
-def test_a_cycle_between_service_packages_is_refused(scratch):
-    # platform is the lowest service package: rights depends on it, never the reverse.
-    add_import(scratch / "app/services/platform/mail.py", "from app.services.rights import erasure")
-    result = lint_imports(scratch)
-    assert result.returncode == 1
-    assert "No cycles are allowed in app.services" in result.stdout
-
-
-def test_a_service_reading_the_request_is_refused(scratch):
-    add_import(scratch / "app/services/platform/links.py", "from flask import request")
-    result = lint_imports(scratch)
-    assert result.returncode == 1
-    assert "app.services.platform.links" in result.stdout and "from flask import request" in result.stdout
+    assert refusal in result.stdout

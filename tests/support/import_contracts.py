@@ -33,7 +33,7 @@ class ForbiddenNamesContract(Contract):
 
     def render_broken_contract(self, check: ContractCheck) -> None:
         for importer, line, text in check.metadata["found"]:
-            output.print_error(f"{importer}:{line} uses {text}, which {', '.join(self.names)} forbids here")
+            output.print_error(f"{importer}:{line}: {text} (not allowed here)")
         output.new_line()
 
     def _uses(self, importer: str, forbidden: set[str]):
