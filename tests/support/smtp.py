@@ -62,8 +62,9 @@ class SmtpServer:
         """Answer RCPT TO `address` with 550, as a server does for an unknown mailbox."""
         self._collector.refused.add(address.lower())
 
-    def wait_for(self, to: str, timeout: float = 10.0) -> EmailMessage:
-        """The newest message to `to`, waiting up to `timeout` seconds for it."""
+    def wait_for(self, to: str, timeout: float = 120.0) -> EmailMessage:
+        """The newest message to `to`, waiting for its arrival (woken by it, not polling).
+        The timeout only keeps a mail that never comes from hanging the suite."""
         deadline = time.monotonic() + timeout
         with self._collector.arrived:
             while True:
