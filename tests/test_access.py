@@ -19,6 +19,7 @@ EXPECTED = {
     "auth.sign_in_with": PUBLIC,  # signing in with a provider (OpenID Connect)
     "auth.signed_in_with": PUBLIC,
     "system.healthz": PUBLIC,
+    "privacy.notice": PUBLIC,  # the public privacy notice
     "static": PUBLIC,
     "portal.home": {Role.SUBJECT},
     "my_data.overview": {Role.SUBJECT},

@@ -248,3 +248,18 @@ def test_behind_a_trusted_proxy_the_client_ip_is_audited(database_url, smtp, tmp
 def test_emails_carry_a_date(client, smtp):
     ask_for_link(client, smtp, "dated@example.com")
     assert smtp.wait_for("dated@example.com")["Date"]
+
+
+def test_an_erased_address_is_sent_no_sign_in_link_and_the_page_says_the_same(app, client, smtp):
+    from app.services.consent.suppression import suppress
+    with app.app_context(), database.connection_context():
+        suppress("erased@example.com", "erasure")
+        suppress("unsubscribed@example.com", "unsubscribed")
+    erased = post_form(client, "/login/email", {"email": "Erased@Example.com"})
+    other = post_form(client, "/login/email", {"email": "unsubscribed@example.com"})
+    assert erased.status_code == other.status_code == 303
+    assert erased.headers["Location"] == other.headers["Location"]
+    assert smtp.wait_for("unsubscribed@example.com")  # marketing opt-outs still get essential mail
+    assert [m for m in smtp.messages if "erased@" in m["To"]] == []
+    with app.app_context(), database.connection_context():
+        assert not SignInLink.select().where(SignInLink.email == "erased@example.com").exists()

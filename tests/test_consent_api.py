@@ -5,6 +5,7 @@ from app.db import database
 from app.models import ApiKey, ConsentSource, Purpose, Role
 from app.services.accounts.api_keys import create_api_key
 from app.services.consent import ledger
+from tests.conftest import TEST_PASSWORD
 from tests.support.forms import post_form
 
 
@@ -106,3 +107,29 @@ def test_a_suppressed_address_is_refused_everything_not_unknown(app, client, mak
     response = ask(client, key, "gone@example.com")
     assert response.status_code == 200 and response.json["suppressed"] is True
     assert not any(p["granted"] for p in response.json["purposes"].values())
+
+
+def test_after_stop_all_marketing_essential_purposes_stay_granted_and_marketing_is_refused(client, make_user):
+    """Other systems must still send security alerts and invoices to someone who stopped
+    all marketing: suppression never touches the essential purposes."""
+    key = new_key(make_user)
+    person = make_user(Role.SUBJECT, email="quiet@example.com")
+    post_form(client, "/login", {"email": person.email, "password": TEST_PASSWORD})
+    assert post_form(client, "/preferences/stop-marketing", token_from="/preferences").status_code == 303
+    answer = ask(client, key, "quiet@example.com").json
+    assert answer["suppressed"] is True and answer["erased"] is False
+    purposes = answer["purposes"]
+    assert all(purposes[k]["granted"] for k in ("security_alerts", "account_notices", "billing"))
+    assert not any(purposes[k]["granted"] for k in ("marketing_email", "sms_marketing", "push_notifications",
+                                                      "click_tracking", "open_tracking"))
+
+
+def test_an_erased_address_is_refused_even_essential_mail(app, client, make_user):
+    from app.services.consent.suppression import suppress
+    key = new_key(make_user)
+    with app.app_context(), database.connection_context():
+        suppress("was@example.com", "unsubscribed")
+        suppress("was@example.com", "erasure")  # erased later: the stronger reason wins
+    answer = ask(client, key, "was@example.com").json
+    assert answer["erased"] is True
+    assert not any(p["granted"] for p in answer["purposes"].values())

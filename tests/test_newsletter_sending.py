@@ -22,6 +22,7 @@ from app.models import (
 )
 from app.services.consent import ledger
 from app.services.consent.preference_links import make_token as preferences_token
+from app.services.consent.preference_links import person_for_token
 from app.services.consent.suppression import is_suppressed, suppress
 from app.services.newsletters import catalogue, sending, unsubscribes
 from app.services.platform import jobs, mail
@@ -142,11 +143,15 @@ def test_the_footer_has_unsubscribe_manage_preferences_and_our_postal_address(ap
     send(app, newsletter, sales)
     msg = smtp.wait_for(alice.email)
     with services(app):
-        prefs = external_url("preferences.link_page", token=preferences_token(alice))
         url = external_url("unsubscribe.page", token=unsubscribes.make_token(alice, newsletter))
-    html = html_of(msg)
-    assert f'<a href="{url}">Unsubscribe</a>' in html and f'<a href="{prefs}">Manage preferences</a>' in html
-    text = text_of(msg)
+    html, text = html_of(msg), text_of(msg)
+    # The preferences token carries its signing second, so it is read back, not rebuilt:
+    # rebuilt a second later on a busy machine, it would differ and prove nothing.
+    prefs = re.search(r'<a href="([^"]+)">Manage preferences</a>', html).group(1)
+    with services(app):
+        assert person_for_token(prefs.rsplit("/", 1)[1]).id == alice.id
+        assert prefs.startswith(external_url("preferences.link_page", token="x")[:-1])
+    assert f'<a href="{url}">Unsubscribe</a>' in html
     assert f"Unsubscribe: {url}" in text and f"Manage preferences: {prefs}" in text
     assert "1 Example Street" in html and "1 Example Street" in text
     assert "&lt;b&gt;now&lt;/b&gt;" in html  # sales' text is text, never markup
@@ -432,3 +437,32 @@ def test_the_journey_in_a_browser_is_accessible(page, app, job_worker, smtp, sal
     assert not subscribed(app, alice, newsletter)
     page.goto("/u/not-a-real-token")
     assert_accessible(page)
+
+
+# --- Marketing email is the channel; newsletters are topics under it ----------------------
+
+def test_switching_marketing_email_off_stops_the_newsletters_too(app, client, make_user, newsletter, sales, smtp):
+    reader = subscriber(app, make_user, newsletter, "reader@example.com")
+    allow(app, reader, "marketing_email")
+    post_form(client, "/login", {"email": reader.email, "password": TEST_PASSWORD})
+    response = post_form(client, "/preferences/marketing_email", {"granted": "0"}, token_from="/preferences",
+                         headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    assert "they are off too" in response.text
+    assert 'id="purpose-' + newsletter.purpose.key + '"' in response.text and 'hx-swap-oob="true"' in response.text
+    assert not subscribed(app, reader, newsletter)
+    assert events_of(app, reader)[-2:] == [("marketing_email", False, "portal"),
+                                           (newsletter.purpose.key, False, "portal")]
+    assert send(app, newsletter, sales).sent_count == 0
+    assert messages_to(smtp, "reader@example.com") == []
+
+
+def test_a_newsletter_switched_on_after_marketing_email_went_off_is_sent(app, make_user, newsletter, sales, smtp):
+    """Consent to one topic after the channel was switched off: that later yes stands."""
+    reader = subscriber(app, make_user, newsletter, "again@example.com")
+    with services(app):
+        origin = ledger.Origin(ledger.ConsentSource.PORTAL, reader)
+        ledger.set_consent(reader, ledger.purpose_by_key("marketing_email"), False, origin)
+        ledger.set_consent(reader, newsletter.purpose, True, origin)
+    assert send(app, newsletter, sales).sent_count == 1
+    assert len(messages_to(smtp, "again@example.com")) == 1

@@ -8,7 +8,7 @@ from app.models.contacts import Lead, LeadSource
 from app.models.dpa import DpaDocument, DpaFile, DpaSignature, DpaStatus
 from app.models.files import UploadedFile
 from app.models.jobs import DataExport, Job, JobStatus
-from app.models.integrations import Connection, ConnectionStatus, Direction, ProviderIdentity
+from app.models.integrations import Connection, ConnectionStatus, Direction, ProviderIdentity, PendingRevocation
 from app.models.imports import ImportEvidence, ImportStatus, SubscriberImport
 from app.models.newsletters import IssueDelivery, IssueStatus, Newsletter, NewsletterIssue, PendingSubscription, Unsubscribe
 from app.models.profile import Profile
@@ -31,7 +31,7 @@ ALL_MODELS = (
     SubscriberImport, ImportEvidence, RetentionPolicy, RetentionRun, ScheduledRun,
     Subprocessor, SubprocessorVersion,
     DpaDocument, DpaFile, DpaSignature,
-    SubprocessorNotice,
+    SubprocessorNotice, PendingRevocation,
 )
 
 __all__ = [m.__name__ for m in ALL_MODELS] + [

@@ -83,3 +83,21 @@ class ProviderIdentity(BaseModel):
 
     class Meta:
         indexes = ((("provider", "subject"), True), (("user", "provider"), True))
+
+
+class PendingRevocation(BaseModel):
+    """A grant to revoke at its provider after the person it belonged to was erased:
+    the erasure forgets the connection at once and queues its token here, so that a
+    provider that is down, or settings that are missing (a restore on another
+    machine), delay the revocation but never the erasure. No link to the person
+    remains: the row names a provider and an encrypted token, and goes once revoked.
+    Not in the registry for that reason (nothing ties it to anyone in our data)."""
+    provider = peewee.CharField(max_length=40)
+    token = EncryptedTextField()
+    token_type_hint = peewee.CharField(max_length=20)
+    queued_at = peewee.DateTimeField(default=utcnow)
+    attempts = peewee.IntegerField(default=0)
+    last_error = peewee.TextField(default="")
+
+    class Meta:
+        table_name = "pending_revocation"

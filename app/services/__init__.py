@@ -5,6 +5,7 @@ values), and nothing here imports app.web, app.cli or jobs.
 The packages depend downwards only (`lint-imports` enforces it, see pyproject.toml):
 
     demo                                   seeds every domain for `make run`
+    notices                                the public privacy notice; may use all below
     agreements | integrations | retention  each may use rights, consent, platform
     rights | newsletters | accounts        each may use consent, platform
     consent                                may use platform

@@ -27,6 +27,7 @@ def register_web(app: Flask) -> None:
     from app.web.newsletters.routes import bp as newsletter_signup_bp
     from app.web.portal.routes import bp as portal_bp
     from app.web.preferences.routes import bp as preferences_bp
+    from app.web.privacy.routes import bp as privacy_bp
     from app.web.privacy_requests.routes import bp as privacy_requests_bp
     from app.web.sales import (
         imports,  # noqa: F401  (its routes join the sales blueprint)
@@ -39,7 +40,7 @@ def register_web(app: Flask) -> None:
     from app.web.unsubscribe.routes import bp as unsubscribe_bp
 
     for bp in (auth_bp, portal_bp, my_data_bp, privacy_requests_bp, preferences_bp, dpo_bp, sales_bp, admin_bp,
-               customer_bp, api_bp, system_bp, newsletter_signup_bp, integrations_bp):
+               customer_bp, api_bp, system_bp, newsletter_signup_bp, integrations_bp, privacy_bp):
         app.register_blueprint(bp)
     for bp in (unsubscribe_bp, tracking_bp):  # the public ends of newsletter emails
         app.register_blueprint(bp)

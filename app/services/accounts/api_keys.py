@@ -4,11 +4,11 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from app.models import ApiKey, User
+from app.models import ApiKey, PurposeKind, User
 from app.models.base import utcnow
 from app.models.user import normalise_email
 from app.services.consent.ledger import choices_for
-from app.services.consent.suppression import is_suppressed
+from app.services.consent.suppression import is_erased, is_suppressed
 from app.services.platform import audit
 from app.services.platform.errors import ServiceError
 
@@ -55,21 +55,30 @@ def authenticate_api_key(authorization: str | None) -> ApiKey:
 def consent_status(email: str) -> dict | None:
     """Each purpose's current answer for `email`, or None if nobody has that address.
     An unknown address runs the same queries, so response times do not tell them apart.
-    A suppressed address (erased, or never to be mailed) gets a no to everything."""
+    A suppressed address gets a no to every purpose but the essential ones (security,
+    account, billing), which suppression never touches; an erased address gets a no
+    to everything, essential included: nothing at all may reach it."""
     user = User.by_email(normalise_email(email))
     choices = choices_for(user or User(id=0, email=""))
     if is_suppressed(email):
-        return {"email": normalise_email(email), "suppressed": True, "purposes": {c.purpose.key: {
-            "granted": False, "locked": False, "needs_reconfirmation": False,
-            "notice_version": c.purpose.notice_version, "last_changed_at": None, "source": "suppressed",
-        } for c in choices}}
+        erased = is_erased(email)
+        return {"email": normalise_email(email), "suppressed": True, "erased": erased, "purposes": {
+            c.purpose.key: _answer(c) if c.purpose.kind == PurposeKind.ESSENTIAL.value and not erased else {
+                "granted": False, "locked": False, "needs_reconfirmation": False,
+                "notice_version": c.purpose.notice_version, "last_changed_at": None, "source": "suppressed"}
+            for c in choices}}
     if user is None:
         return None
-    return {"email": user.email, "suppressed": False, "purposes": {c.purpose.key: {
+    return {"email": user.email, "suppressed": False, "erased": False,
+            "purposes": {c.purpose.key: _answer(c) for c in choices}}
+
+
+def _answer(c) -> dict:
+    return {
         "granted": c.granted,
         "locked": c.locked,
         "needs_reconfirmation": c.needs_reconfirmation,
         "notice_version": c.purpose.notice_version,
         "last_changed_at": c.state.updated_at.isoformat() + "Z" if c.state else None,
         "source": c.state.source if c.state else "default",
-    } for c in choices}}
+    }

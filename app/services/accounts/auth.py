@@ -17,6 +17,7 @@ from app.models.base import utcnow
 from app.models.user import normalise_email
 from app.prepared import Prepared
 from app.services.accounts.passwords import check_password, hash_password, needs_rehash
+from app.services.consent.suppression import is_erased
 from app.services.platform import audit
 from app.services.platform.errors import AuthError
 from app.services.platform.mail import send_email
@@ -69,8 +70,12 @@ def _link_serializer() -> URLSafeTimedSerializer:
 def send_sign_in_link(email: str, link_for: Callable[[str], str]) -> None:
     """Email a single-use sign-in link. Anyone may ask: an address without an account
     gets an end-user account when the link is used, so the answer is the same for
-    every address and nobody learns who has an account."""
+    every address and nobody learns who has an account. An erased address is sent
+    nothing (its certificate promises so), with the same answer, so the page tells
+    nobody that it was erased."""
     email = normalise_email(email)
+    if is_erased(email):
+        return
     nonce = secrets.token_urlsafe(24)
     now = utcnow()
     SignInLink.create(nonce=nonce, email=email, created_at=now, expires_at=now + SIGN_IN_LINK_LIFETIME)

@@ -2,13 +2,19 @@
 
 Every change appends a ConsentEvent, moves the ConsentState to it and writes the audit
 log, all in one transaction that first locks the person, so two clicks racing are
-applied one after the other and the state always equals the last event."""
+applied one after the other and the state always equals the last event.
+
+Channels and newsletters: "Marketing email" covers all marketing by email, and each
+newsletter is a topic under it. Switching Marketing email off switches every newsletter
+off too, in the same transaction (one event each, so the ledger says why); switching a
+newsletter on later is consent to that topic alone. Essential purposes (security,
+account, billing) are never touched by any marketing switch or by suppression."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from app.db import database, is_postgres, transaction
-from app.models import User
+from app.models import Newsletter, User
 from app.models.base import utcnow
 from app.models.consent import ConsentEvent, ConsentSource, ConsentState, Purpose, PurposeKind
 from app.prepared import Prepared
@@ -16,6 +22,8 @@ from app.services.consent.purposes import CONSENT
 from app.services.consent.suppression import lift_suppression, suppress
 from app.services.platform import audit
 from app.services.platform.errors import ServiceError
+
+MARKETING_EMAIL = "marketing_email"  # the channel every newsletter is a topic of
 
 
 @dataclass(frozen=True)
@@ -113,7 +121,23 @@ def set_consent(user: User, purpose: Purpose, granted: bool, origin: Origin) -> 
         raise ServiceError(f"{purpose.name} cannot be switched off: {purpose.locked_reason}")
     with transaction():
         _lock_person(user)
-        return _apply(user, purpose, granted, origin)
+        event = _apply(user, purpose, granted, origin)
+        if event and not granted and purpose.key == MARKETING_EMAIL:
+            for newsletter in _newsletters_on(user):
+                _apply(user, newsletter, False, origin)
+        return event
+
+
+def newsletter_choices(user: User) -> list[Choice]:
+    """The person's choice for each newsletter on offer (the topics under Marketing email)."""
+    purposes = (Purpose.catalogue().join(Newsletter, on=(Newsletter.purpose == Purpose.id)))
+    return [choice_for(user, p) for p in purposes]
+
+
+def _newsletters_on(user: User) -> list[Purpose]:
+    return list(Purpose.select().join(Newsletter, on=(Newsletter.purpose == Purpose.id))
+                .switch(Purpose).join(ConsentState, on=(ConsentState.purpose == Purpose.id))
+                .where(ConsentState.user == user.id, ConsentState.granted == True))  # noqa: E712
 
 
 def _apply(user: User, purpose: Purpose, granted: bool, origin: Origin) -> ConsentEvent | None:

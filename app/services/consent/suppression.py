@@ -29,16 +29,34 @@ def address_hash(email: str) -> str:
     return hmac.new(key, normalise_email(email).encode(), hashlib.sha256).hexdigest()
 
 
+ERASURE = "erasure"  # the person's data was erased: the address receives nothing at all
+
+
 def suppress(email: str, reason: str) -> None:
+    suppress_hash(address_hash(email), reason)
+
+
+def suppress_hash(hashed: str, reason: str) -> None:
     try:
         with database.atomic():
-            Suppression.create(address_hash=address_hash(email), reason=reason)
+            Suppression.create(address_hash=hashed, reason=reason)
     except IntegrityError:
-        pass  # already suppressed: never un-suppressed, never duplicated
+        # Already suppressed: never duplicated. An erasure outranks any earlier reason,
+        # since it alone also stops essential mail (sign-in links included).
+        if reason == ERASURE:
+            Suppression.update(reason=ERASURE).where(Suppression.address_hash == hashed).execute()
 
 
 def is_suppressed(email: str) -> bool:
+    """No marketing may go to this address. Essential mail (security, account, billing)
+    still may, unless the address was erased (`is_erased`)."""
     return Suppression.select().where(Suppression.address_hash == address_hash(email)).exists()
+
+
+def is_erased(email: str) -> bool:
+    """The address's person was erased: nothing at all is sent to it again."""
+    return Suppression.select().where(Suppression.address_hash == address_hash(email),
+                                      Suppression.reason == ERASURE).exists()
 
 
 def lift_suppression(email: str) -> int:
@@ -52,7 +70,7 @@ BOUNCED = "bounced"  # the mailbox said it does not exist
 # Neither was the person's own choice, so staff may take them back (a mailbox can be
 # created again); the person's opt-out and erasure only the person can lift.
 REMOVABLE_BY_STAFF = (STAFF, BOUNCED)
-REASON_LABELS = {"unsubscribed": "The person unsubscribed from all marketing", "erasure": "The person's data was erased",
+REASON_LABELS = {"unsubscribed": "The person unsubscribed from all marketing", ERASURE: "The person's data was erased",
                  STAFF: "Added by staff", BOUNCED: "Mail to the address bounced: the mailbox does not exist"}
 
 

@@ -26,7 +26,7 @@ from flask import current_app, session
 from joserfc.errors import JoseError
 
 from app.db import database
-from app.models import Connection, ConnectionStatus, Direction, Job, Lead, User
+from app.models import Connection, ConnectionStatus, Direction, Job, Lead, PendingRevocation, User
 from app.models.base import utcnow
 from app.services.integrations import catalogue
 from app.services.platform import audit, jobs
@@ -37,6 +37,7 @@ from app.services.rights.erasure import BEFORE_DELETE
 
 HTTP_TIMEOUT = 10  # seconds: a provider that does not answer is reported, not waited for
 DELETE_BATCH = 500
+REVOKE_JOB = "revoke_grants"
 _PENDING = "integration_pending"  # session key: the integration and direction being connected
 
 
@@ -474,12 +475,47 @@ def _give_back(user: User, provider_key: str, token: dict) -> None:
 
 
 def revoke_all_of(user: User) -> None:
-    """Erasure: every connection of the person revoked at its provider, before the
-    erasure deletes the connections and every lead they brought in."""
+    """Erasure: every connection of the person is queued for revocation at its provider
+    (revoke_pending), before the erasure deletes the connections and every lead they
+    brought in. Queued, not done here: a provider that is down or settings that are
+    missing (a backup restored elsewhere) must never stop or break an erasure."""
+    queued = 0
     for connection in Connection.select().where(Connection.user == user.id):
-        revoked = _revoke(connection)  # all of them go: the shared grant may end
+        token = connection.refresh_token or connection.access_token
+        if token:
+            PendingRevocation.create(provider=catalogue.integration(connection.integration).provider, token=token,
+                                     token_type_hint="refresh_token" if connection.refresh_token else "access_token")
+            queued += 1
         audit.record(audit.Event("integration.disconnected", subject=user, details={
-            "integration": connection.integration, "revoked_at_provider": revoked, "by": "erasure"}))
+            "integration": connection.integration, "revocation": "queued", "by": "erasure"}))
+    if queued:
+        jobs.enqueue(REVOKE_JOB)
+
+
+@jobs.handler(REVOKE_JOB)
+def revoke_job(job: Job, progress: jobs.Progress) -> None:
+    left = revoke_pending()
+    if left:  # the job runner retries with a growing back-off; the periodic sync tries too
+        raise RevocationFailed(f"{left} grant(s) not revoked yet")
+
+
+def revoke_pending() -> int:
+    """Revoke every queued grant; a revoked one is forgotten. Returns how many are left."""
+    left = 0
+    for pending in PendingRevocation.select().order_by(PendingRevocation.id):
+        try:
+            revoked = bool(catalogue.credentials(pending.provider)) and _revoke_token(
+                pending.provider, pending.token, pending.token_type_hint)
+            error = "" if revoked else "the provider did not confirm, or no OAuth client is configured for it"
+        except Exception as e:  # any failure keeps the grant queued; none may stop the others
+            revoked, error = False, f"{type(e).__name__}: {e}"[:500]
+        if revoked:
+            pending.delete_instance()
+        else:
+            left += 1
+            PendingRevocation.update(attempts=PendingRevocation.attempts + 1, last_error=error).where(
+                PendingRevocation.id == pending.id).execute()
+    return left
 
 
 BEFORE_DELETE[Connection] = revoke_all_of

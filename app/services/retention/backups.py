@@ -25,15 +25,18 @@ from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+import peewee
+import psycopg2
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
-from peewee import IntegrityError
+from playhouse.db_url import connect as connect_url
 
 from app.db import database, is_postgres
-from app.models import RequestStatus, Suppression, User
+from app.models import RequestStatus, User
 from app.models.base import utcnow
+from app.services.consent.suppression import ERASURE, suppress_hash
 from app.services.platform import audit
 from app.services.platform.errors import ServiceError
 from app.services.platform.utc import iso_z, naive_utc, parse_iso_z
@@ -124,29 +127,99 @@ def purge_old_backups(now: datetime | None = None, keep_days: int = KEEP_DAYS) -
 # --- restore ----------------------------------------------------------------------------
 
 def restore_backup(path: Path | str) -> Restored:
-    """Replace the database with the snapshot at `path`, then replay the erasure log.
-    The whole file is decrypted and checked before the database is touched: a damaged
-    file is refused and changes nothing. The app must not be serving meanwhile."""
+    """Replace the database with the snapshot at `path`, with the erasure log applied.
+    Fails closed: the snapshot is decrypted and checked, loaded into a staging copy, and
+    the erasures made since it was taken are replayed there in one transaction; only
+    then does the copy replace the database. Any error, or a kill, before that leaves
+    the previous database in place and restores nobody. The app must not be serving
+    meanwhile."""
     path = Path(path)
     entries = read_erasure_log()  # an unreadable log stops the restore before it starts
-    folder = _folder()
-    plain = _temp(folder, ".restore")
+    plain = _temp(_folder(), ".restore")
     try:
-        try:
-            with open(path, "rb") as f:
-                header, meta = _read_header(f)
-                if meta["database"] != _kind():
-                    raise BackupError(f"{path.name} is a {meta['database']} backup; this database is {_kind()}.")
-                with open(plain, "wb") as out:
-                    _decrypt(f, out, header, path.name)
-        except OSError as e:
-            raise BackupError(f"Cannot restore {path}: {e.strerror}; nothing was restored.")
-        (_load_postgres if meta["database"] == "postgresql" else _load_sqlite)(plain)
+        meta = _decrypt_checked(path, plain)
+        created = parse_iso_z(meta["created_at"])
+        since = [e for e in entries if parse_iso_z(e["at"]) >= created]
+        swap_in = _restore_postgres if meta["database"] == "postgresql" else _restore_sqlite
+        replayed = swap_in(plain, lambda: replay_erasures(created, since))
     finally:
         _remove_sqlite_file(plain)
-    created = parse_iso_z(meta["created_at"])
-    since = [e for e in entries if parse_iso_z(e["at"]) >= created]
-    return Restored(path, created, len(since), replay_erasures(created, since))
+    return Restored(path, created, len(since), replayed)
+
+
+def _decrypt_checked(path: Path, plain: Path) -> dict:
+    try:
+        with open(path, "rb") as f:
+            header, meta = _read_header(f)
+            if meta["database"] != _kind():
+                raise BackupError(f"{path.name} is a {meta['database']} backup; this database is {_kind()}.")
+            with open(plain, "wb") as out:
+                _decrypt(f, out, header, path.name)
+    except OSError as e:
+        raise BackupError(f"Cannot restore {path}: {e.strerror}; nothing was restored.")
+    return meta
+
+
+def _replayed_in(staging: peewee.Database, replay) -> int:
+    """Run `replay` against the staging copy, in one transaction: the proxy points at
+    the copy meanwhile (nothing else may use the database during a restore)."""
+    live = database.obj
+    database.initialize(staging)
+    try:
+        with database.connection_context(), database.atomic():
+            return replay()
+    finally:
+        staging.close()
+        database.initialize(live)
+
+
+def _restore_sqlite(plain: Path, replay) -> int:
+    replayed = _replayed_in(peewee.SqliteDatabase(str(plain), pragmas={"foreign_keys": 1}), replay)
+    # One step of SQLite's backup API: the live file changes whole, or not at all.
+    with closing(sqlite3.connect(plain)) as src, closing(sqlite3.connect(database.obj.database, timeout=30)) as dst:
+        src.backup(dst)
+    return replayed
+
+
+def _restore_postgres(plain: Path, replay) -> int:
+    """Into a new database beside the live one, replayed there, then loaded into the
+    live one by pg_restore in a single transaction: all of it, or nothing."""
+    live_name = urlsplit(current_app.config["DATABASE_URL"]).path.lstrip("/")
+    staging_name = f"{live_name[:40]}_restore_{secrets.token_hex(4)}"
+    replayed_copy = _temp(plain.parent, ".replayed")
+    _admin(f'CREATE DATABASE "{staging_name}" TEMPLATE template0')
+    try:
+        _load_postgres(plain, staging_name)
+        staging_url = urlsplit(current_app.config["DATABASE_URL"])._replace(path="/" + staging_name)
+        replayed = _replayed_in(connect_url(urlunsplit(staging_url)), replay)
+        _dump_plain_postgres(staging_name, replayed_copy)
+        _load_postgres(replayed_copy, live_name, clean=True)
+    finally:
+        _admin(f'DROP DATABASE IF EXISTS "{staging_name}" WITH (FORCE)')
+        replayed_copy.unlink(missing_ok=True)
+    return replayed
+
+
+def _dump_plain_postgres(dbname: str, out: Path) -> None:
+    dsn, env = _libpq(dbname)
+    result = subprocess.run([_tool("pg_dump"), "--format=custom", f"--dbname={dsn}", f"--file={out}"],
+                            capture_output=True, text=True, env=env)
+    if result.returncode:
+        raise BackupError("pg_dump of the replayed copy failed; the database is unchanged: "
+                          + result.stderr.strip()[-500:])
+
+
+def _admin(sql: str) -> None:
+    """A statement that must run outside any database being replaced (and outside a
+    transaction block): on the server's maintenance database."""
+    url = urlsplit(current_app.config["DATABASE_URL"])
+    conn = psycopg2.connect(urlunsplit(url._replace(path="/postgres")))
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cursor:
+            cursor.execute(sql)
+    finally:
+        conn.close()
 
 
 # --- restoring the erasures a backup predates -------------------------------------------
@@ -159,7 +232,7 @@ def replay_erasures(since: datetime, entries: list[dict] | None = None) -> int:
     for entry in read_erasure_log() if entries is None else entries:
         if parse_iso_z(entry["at"]) < since:
             continue
-        _ensure_suppressed(entry["address_hash"])
+        suppress_hash(entry["address_hash"], ERASURE)
         user = User.get_or_none(User.id == entry["user_id"])
         if user is None or user.created_at.isoformat() != entry["user_created_at"]:
             continue  # not in this snapshot, or the id now names somebody else
@@ -176,14 +249,6 @@ def replay_erasures(since: datetime, entries: list[dict] | None = None) -> int:
                                  details={"erased_at": entry["at"], "request_id": entry["request_id"]}))
         replayed += 1
     return replayed
-
-
-def _ensure_suppressed(hashed: str) -> None:
-    try:
-        with database.atomic():
-            Suppression.create(address_hash=hashed, reason="erasure")
-    except IntegrityError:
-        pass  # already there
 
 
 # --- encryption ----------------------------------------------------------------------------
@@ -270,11 +335,6 @@ def _dump_sqlite(out: BinaryIO, header: bytes, folder: Path) -> None:
         _remove_sqlite_file(snapshot)
 
 
-def _load_sqlite(plain: Path) -> None:
-    with closing(sqlite3.connect(plain)) as src, closing(sqlite3.connect(database.obj.database, timeout=30)) as dst:
-        src.backup(dst)
-
-
 def _dump_postgres(out: BinaryIO, header: bytes, folder: Path) -> None:
     dsn, env = _libpq()
     with tempfile.TemporaryFile() as stderr:
@@ -290,19 +350,22 @@ def _dump_postgres(out: BinaryIO, header: bytes, folder: Path) -> None:
             raise BackupError("pg_dump failed: " + stderr.read().decode(errors="replace").strip()[-500:])
 
 
-def _load_postgres(plain: Path) -> None:
-    dsn, env = _libpq()
-    # One transaction: a failure half-way leaves the database as it was.
-    result = subprocess.run([_tool("pg_restore"), "--clean", "--if-exists", "--no-owner", "--single-transaction",
-                             "--exit-on-error", f"--dbname={dsn}", str(plain)], capture_output=True, text=True, env=env)
+def _load_postgres(plain: Path, dbname: str, clean: bool = False) -> None:
+    """pg_restore in one transaction: a failure half-way leaves the database as it was."""
+    dsn, env = _libpq(dbname)
+    replace = ["--clean", "--if-exists"] if clean else []
+    result = subprocess.run([_tool("pg_restore"), *replace, "--no-owner", "--single-transaction", "--exit-on-error",
+                             f"--dbname={dsn}", str(plain)], capture_output=True, text=True, env=env)
     if result.returncode:
         raise BackupError("pg_restore failed; the database is unchanged: " + result.stderr.strip()[-500:])
 
 
-def _libpq() -> tuple[str, dict]:
-    """DATABASE_URL for pg_dump/pg_restore, its password moved into the environment
-    (a command line is readable by every user of the machine)."""
+def _libpq(dbname: str | None = None) -> tuple[str, dict]:
+    """DATABASE_URL (or another database of its server) for pg_dump/pg_restore, its
+    password moved into the environment (a command line is readable by every user)."""
     url = urlsplit(current_app.config["DATABASE_URL"])
+    if dbname:
+        url = url._replace(path="/" + dbname)
     env = dict(os.environ)
     if url.password is not None:
         env["PGPASSWORD"] = unquote(url.password)
@@ -328,13 +391,35 @@ def _kind() -> str:
 def _folder() -> Path:
     folder = Path(current_app.instance_path) / "backups"
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _remove_orphans(folder)
     return folder
 
 
 def _temp(folder: Path, suffix: str) -> Path:
-    fd, name = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=suffix)  # mode 0600
+    # The owner's pid in the name: a file whose process is gone was left by a kill.
+    fd, name = tempfile.mkstemp(dir=folder, prefix=f".tmp-{os.getpid()}-", suffix=suffix)  # mode 0600
     os.close(fd)
     return Path(name)
+
+
+def _remove_orphans(folder: Path) -> None:
+    """Temporary files of a backup or restore that was killed: a half-written snapshot,
+    or a decrypted one (personal data in clear). Every backup command, and the nightly
+    purge, removes them first."""
+    for path in folder.glob(".tmp-*"):
+        pid = path.name.split("-")[1]
+        if not pid.isdigit() or not _alive(int(pid)):
+            _remove_sqlite_file(path)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _remove_sqlite_file(path: Path) -> None:

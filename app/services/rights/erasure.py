@@ -38,7 +38,7 @@ from app.models.base import utcnow
 from app.models.fields import Cipher
 from app.models.imports import ImportEvidence, SubscriberImport
 from app.models.registry import Erasure, PersonalData
-from app.services.consent.suppression import suppress
+from app.services.consent.suppression import ERASURE, suppress
 from app.services.platform import audit, jobs
 from app.services.platform.mail import send_email
 from app.services.rights import erasure_log, legal_holds, requests
@@ -53,9 +53,10 @@ def _erased_email(user_id: int) -> str:
 
 # --- what each strategy does to a category ---------------------------------------
 
-# Work a category needs before its rows go, done outside the category's transaction
-# (it may call out over the network): a connection's tokens are revoked at the
-# provider (app.services.integrations.connections registers it).
+# Work a category needs before its rows go, in the same transaction: a connection's
+# grant is queued for revocation at its provider (app.services.integrations.connections
+# registers it). Nothing here may call out over the network: an erasure, or its replay
+# after a restore, must not wait on another system or need its settings.
 BEFORE_DELETE: dict = {}
 
 
@@ -163,7 +164,7 @@ def erase(job: Job, progress: jobs.Progress) -> None:
         # Closed at once: no session of theirs adds rows behind the erasure's back.
         User.update(active=False).where(User.id == user.id).execute()
         requests.move(request.id, [RequestStatus.APPROVED], RequestStatus.IN_PROGRESS, "Erasure started.", "system")
-        suppress(user.email, "erasure")
+        suppress(user.email, ERASURE)
         _save(request, report)
     _delete_files(user, keep_uploads=legal_holds.kept_uploads(holds))
     _erase_categories(user, held, report["done"], lambda: _save(request, report), progress.advance)
@@ -183,9 +184,9 @@ def _erase_categories(user: User, held: dict, done: list[dict], save=lambda: Non
     (which `save` joins, recording the category as done)."""
     for entry in erasure_order():
         if entry.category not in {d["category"] for d in done}:
-            if entry.model in BEFORE_DELETE and entry.category not in held and entry.erasure is Erasure.DELETE:
-                BEFORE_DELETE[entry.model](user)
             with database.atomic():
+                if entry.model in BEFORE_DELETE and entry.category not in held and entry.erasure is Erasure.DELETE:
+                    BEFORE_DELETE[entry.model](user)
                 done.append(_apply(entry, user, held))
                 save()
         advance()

@@ -38,10 +38,12 @@ def openapi_document(server_url: str) -> dict:
                             "schema": {"type": "string", "format": "email"}}],
             "responses": {
                 "200": {"description": "The person's choices", "content": {"application/json": {"schema": {
-                    "type": "object", "required": ["email", "suppressed", "purposes"],
+                    "type": "object", "required": ["email", "suppressed", "erased", "purposes"],
                     "properties": {"email": {"type": "string"}, "suppressed": {
-                        "type": "boolean", "description": "On the suppression list (erased, or never to be "
-                                                          "mailed again): every purpose is refused."},
+                        "type": "boolean", "description": "On the suppression list (never to be sent marketing "
+                                                          "again): every purpose but the essential ones is refused."},
+                        "erased": {"type": "boolean", "description": "The person's data was erased: every purpose, "
+                                                                     "essential included, is refused."},
                         "purposes": {
                         "type": "object", "additionalProperties": {"$ref": "#/components/schemas/PurposeState"}}}}}}},
                 "400": {"description": "No email given", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},

@@ -51,8 +51,13 @@ def _toggle(ctx: PreferenceContext, key: str):
     purpose = ledger.purpose_by_key(key)
     choice = ledger.toggle(ctx.person, purpose, request.form.get("granted") == "1", ctx.origin())
     message = f"{purpose.name} is now {'on' if choice.granted else 'off'}. Saved."
+    if key == ledger.MARKETING_EMAIL and not choice.granted:
+        message += " Newsletters come by email, so they are off too."
     if request.htmx:
-        return render_template("preferences/_purpose_row.html", ctx=ctx, choice=choice, status=message)
+        # Marketing email off also switched the newsletters off: their rows follow.
+        newsletters = ledger.newsletter_choices(ctx.person) if key == ledger.MARKETING_EMAIL else []
+        return render_template("preferences/_toggled.html", ctx=ctx, choice=choice, status=message,
+                               newsletters=newsletters)
     flash(message, "success")
     return redirect(ctx.url("page") + f"#purpose-{key}", 303)
 
