@@ -51,11 +51,12 @@ def _toggle(ctx: PreferenceContext, key: str):
     purpose = ledger.purpose_by_key(key)
     choice = ledger.toggle(ctx.person, purpose, request.form.get("granted") == "1", ctx.origin())
     message = f"{purpose.name} is now {'on' if choice.granted else 'off'}. Saved."
-    if key == ledger.MARKETING_EMAIL and not choice.granted:
+    cascaded = key == ledger.MARKETING_EMAIL and not choice.granted
+    if cascaded:
         message += " Newsletters come by email, so they are off too."
     if request.htmx:
         # Marketing email off also switched the newsletters off: their rows follow.
-        newsletters = ledger.newsletter_choices(ctx.person) if key == ledger.MARKETING_EMAIL else []
+        newsletters = ledger.newsletter_choices(ctx.person) if cascaded else []
         return render_template("preferences/_toggled.html", ctx=ctx, choice=choice, status=message,
                                newsletters=newsletters)
     flash(message, "success")
