@@ -19,6 +19,8 @@ from app.models.user import User
     retention="While the account exists.",
     erasure=Erasure.DELETE,
     person="owner",
+    about="lead",
+    others_fields=("owner", "attendees"),  # the customer's, and the other attendees'
 )
 class CalendarEntry(BaseModel):
     owner = peewee.ForeignKeyField(User, backref="calendar_entries", on_delete="CASCADE")
@@ -40,6 +42,8 @@ class CalendarEntry(BaseModel):
     retention="24 months.",
     erasure=Erasure.DELETE,
     person="owner",
+    about="lead",
+    others_fields=("owner",),
     retention_rule=RetentionRule("called_at", "the call was made", 730, blankable=("number", "caller_id"))
 )
 class CallLog(BaseModel):
@@ -62,6 +66,8 @@ class CallLog(BaseModel):
     retention="24 months.",
     erasure=Erasure.DELETE,
     person="owner",
+    about="lead",
+    others_fields=("owner",),
     retention_rule=RetentionRule("sent_at", "the message was sent", 730, blankable=("number", "body"))
 )
 class SmsLog(BaseModel):
@@ -83,6 +89,8 @@ class SmsLog(BaseModel):
     retention="12 months; deleted together with the contact they belong to.",
     erasure=Erasure.DELETE,
     person="owner",
+    about="lead",
+    others_fields=("owner",),
     retention_rule=RetentionRule("recorded_at", "the check-in was recorded", 365, blankable=("activity",), rounded=("latitude", "longitude"))
 )
 class LocationCheckin(BaseModel):

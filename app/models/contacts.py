@@ -20,14 +20,18 @@ class LeadSource(enum.StrEnum):
 
 @personal_data(
     category="Contacts and leads",
-    holds="People you keep in the CRM: their name, email, phone, company, notes, and where each came from.",
-    source="You: typed in, synced from Google Contacts, imported from Google Sheets, or referred.",
+    holds="People kept in the CRM: their name, email, phone, company, notes, and where each came from. "
+          "Yours, if you keep contacts; and you, if a customer of ours keeps you as a contact or lead.",
+    source="The CRM's user: typed in, synced from Google Contacts, imported from Google Sheets, or referred.",
     purpose="To run the CRM features you use (your contact list, follow-ups, calls).",
     legal_basis=LegalBasis.CONTRACT,
     recipients=("Hosting provider (sub-processor)",),
     retention="While the account exists; deleted with the account, together with their files and locations.",
     erasure=Erasure.DELETE,
     person="owner",
+    about="self",
+    identifiers={"email": "email", "phone": "phone"},
+    others_fields=("owner", "connection", "external_id"),  # the customer's, not the lead's
 )
 class Lead(BaseModel):
     owner = peewee.ForeignKeyField(User, backref="leads", on_delete="CASCADE")

@@ -19,6 +19,8 @@ from app.models.user import User
     retention="While the account exists; deleted with the contact they belong to.",
     erasure=Erasure.DELETE,
     person="owner",
+    about="lead",
+    others_fields=("owner",),
 )
 class UploadedFile(BaseModel):
     owner = peewee.ForeignKeyField(User, backref="uploaded_files", on_delete="CASCADE")

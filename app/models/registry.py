@@ -50,7 +50,16 @@ class RetentionRule:
 class PersonalData:
     """One registry entry. `person` is the path of foreign keys from the row to its
     User (e.g. "owner", or "lead.owner"; "self" for the User table itself); `person_email` names an email column when
-    the row reaches its person by address instead (people without an account)."""
+    the row reaches its person by address instead (people without an account).
+
+    A row can also be *about* someone other than the account it belongs to: a lead a
+    customer typed in is about the person named in it. `identifiers` maps the kinds of
+    identifier a row holds about that person to their columns ({"email": "email",
+    "phone": "phone"}); `about` says where those identifiers are: "self" (in this row),
+    or the foreign key of a row that has them (a call log's "lead"). The person a
+    verified identifier names (app.services.rights.personal_data.VERIFIED) then sees,
+    exports and erases the row like their own, with `others_fields` (whose the row
+    is: the customer who entered it) withheld."""
     category: str
     holds: str
     source: str
@@ -69,6 +78,9 @@ class PersonalData:
     # DPA contracts themselves): a DPA's Annex I describes only the processing we do
     # for customers, so it leaves these out.
     for_customers: bool = True
+    identifiers: dict[str, str] = field(default_factory=dict, compare=False)
+    about: str | None = None
+    others_fields: tuple[str, ...] = ()
     model: type[peewee.Model] | None = field(default=None, compare=False)
 
     def __post_init__(self):
@@ -76,6 +88,8 @@ class PersonalData:
             raise ValueError(f"{self.category}: a legal hold needs its reason, and only a hold has one")
         if not (self.person or self.person_email):
             raise ValueError(f"{self.category}: say how a row reaches its person")
+        if (self.about == "self") != bool(self.identifiers):
+            raise ValueError(f"{self.category}: a row about someone names their identifiers, and only such a row")
 
 
 REGISTRY: dict[type[peewee.Model], PersonalData] = {}
@@ -102,6 +116,16 @@ def _check_path(model, record: PersonalData) -> None:
         target = fk.rel_model
     if record.person_email and record.person_email not in model._meta.fields:
         raise ValueError(f"{model.__name__}: no column '{record.person_email}'")
+    for name in (*record.identifiers.values(), *record.others_fields):
+        if name not in model._meta.fields:
+            raise ValueError(f"{model.__name__}: no column '{name}'")
+    if record.about not in (None, "self"):
+        fk = model._meta.fields.get(record.about)
+        target = REGISTRY.get(fk.rel_model) if isinstance(fk, peewee.ForeignKeyField) else None
+        if target is None or target.about != "self":
+            raise ValueError(f"{model.__name__}: '{record.about}' must lead to a registered row about someone")
+    if record.about and "." in (record.person or "."):
+        raise ValueError(f"{model.__name__}: a row about someone must name its owner by one foreign key")
     rule = record.retention_rule
     if rule:
         for name in (rule.clock, *rule.blankable, *rule.rounded, *(c[1][0] for c in rule.withdrawn_consent if c[1])):

@@ -42,7 +42,7 @@ from app.services.consent.suppression import ERASURE, suppress
 from app.services.platform import audit, jobs
 from app.services.platform.mail import send_email
 from app.services.rights import erasure_log, legal_holds, requests
-from app.services.rights.personal_data import rows_of
+from app.services.rights.personal_data import found_under, rows_of
 
 ERASED_LABEL = "erased person #{id}"
 
@@ -126,8 +126,9 @@ def _apply(entry: PersonalData, user: User, held: dict[str, legal_holds.Hold]) -
         hold = held[entry.category]
         return {"category": entry.category, "action": "kept", "rows": rows, "reason": hold.reason, "until": hold.ends}
     if entry.erasure is Erasure.DELETE:
+        found = found_under(entry, user)  # for the certificate: what each identifier found
         done = _delete(entry, user)
-        return {"category": entry.category, "action": "deleted", "rows": done}
+        return {"category": entry.category, "action": "deleted", "rows": done, "found": found}
     if entry.erasure is Erasure.ANONYMISE:
         ANONYMISERS[entry.model](user)
         return {"category": entry.category, "action": "anonymised", "rows": rows}
@@ -213,7 +214,8 @@ def _delete_files(user: User, keep_uploads: bool) -> None:
     """Uploads (unless under a hold), and every export archive of theirs, finished or
     half-written."""
     folder = Path(current_app.instance_path)
-    uploads = [] if keep_uploads else UploadedFile.select().where(UploadedFile.owner == user.id)
+    # Theirs, and those attached to leads about them (a customer's photo of their card).
+    uploads = [] if keep_uploads else rows_of(REGISTRY[UploadedFile], user)
     for f in uploads:
         (folder / "uploads" / f.stored_name).unlink(missing_ok=True)
     for export in DataExport.select(DataExport.id).where(DataExport.user == user.id):

@@ -27,7 +27,7 @@ from pathlib import Path
 from flask import current_app, render_template
 
 from app.db import database, is_postgres
-from app.models import DataExport, Job, JobStatus, UploadedFile, User
+from app.models import REGISTRY, DataExport, Job, JobStatus, UploadedFile, User
 from app.models.base import utcnow
 from app.services.consent.receipts import consent_receipt
 from app.services.platform import audit, jobs
@@ -98,7 +98,7 @@ def build_export(job: Job, progress: jobs.Progress) -> None:
     user = User.get_by_id(export.user_id)
     was_ready = export.ready_at is not None
     entries = registry_entries()
-    files = list(UploadedFile.select().where(UploadedFile.owner == user.id))
+    files = list(rows_of(REGISTRY[UploadedFile], user))  # theirs, and those attached to leads about them
     progress.total(sum(rows_of(e, user).count() for e in entries) + len(files) + 1)
     if export.file_name is None:  # named once, before any byte is written: a re-run reuses the name
         export.file_name = f"export-{export.id}-{secrets.token_hex(8)}.zip"  # unguessable
