@@ -44,6 +44,7 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     # Job handlers register themselves on import; every process (web, CLI, scheduler)
     # must know them all, since any of them may queue a job the scheduler runs.
+    from app.services.agreements import customer_exports  # noqa: F401
     from app.services.integrations import adapters  # noqa: F401
     from app.services.newsletters import sending, subscriber_import  # noqa: F401
     from app.services.retention import policies  # noqa: F401

@@ -36,7 +36,7 @@ SCHEDULE = (
     (run_pending_jobs, {"seconds": 2}, "Run queued jobs, and resume killed ones"),
     (end_cooling_off, {"minutes": 5}, "Send erasures past their cooling-off to the privacy team"),
     (purge_sign_in_links, {"hours": 1}, "Delete expired sign-in links"),
-    (purge_expired_exports, {"hours": 1}, "Delete export archives past their 7 days"),
+    (purge_expired_exports, {"hours": 1}, "Delete export archives (people's and companies') past their 7 days"),
     (refresh_statistics, {"hours": 6}, "Refresh SQLite's query-planner statistics"),
     (expire_newsletter_sign_ups, {"hours": 1}, "Forget newsletter sign-ups not confirmed within 30 days"),
     (sync_integrations, {"minutes": 15}, "Sync every connected integration (Google Contacts…)"),

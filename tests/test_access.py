@@ -118,6 +118,9 @@ EXPECTED = {
     "customer.dpa_download": {Role.CUSTOMER_ADMIN},
     "customer.notices": {Role.CUSTOMER_ADMIN},
     "customer.notice_object": {Role.CUSTOMER_ADMIN},
+    "customer.start_export": {Role.CUSTOMER_ADMIN},
+    "customer.export_status": {Role.CUSTOMER_ADMIN},
+    "customer.download_export": {Role.CUSTOMER_ADMIN},
     "dpo.subprocessor_objections": {Role.DPO, Role.ADMIN},
     "dpo.dpa_list": {Role.DPO, Role.ADMIN},
     "dpo.dpa_detail": {Role.DPO, Role.ADMIN},
@@ -132,7 +135,7 @@ OBJECT_ROUTES = {"sales.import_upload", "sales.import_preview", "sales.import_pr
                  "integrations.disconnection", "dpo.subprocessor_detail", "dpo.subprocessor_remove"}
 OBJECT_ROUTES |= {"customer.dpa_detail", "customer.dpa_edit", "customer.dpa_preview", "customer.dpa_download",
                   "dpo.dpa_detail", "dpo.dpa_download"}
-OBJECT_ROUTES |= {"customer.notice_object"}
+OBJECT_ROUTES |= {"customer.notice_object", "customer.download_export"}
 SAMPLE_ARGS = {"token": "not-a-real-token", "filename": "css/app.css", "key": "marketing_email", "device_id": 1,
                "key_id": 1, "slug": "lead", "export_id": 1,
                "request_id": 999, "import_id": 999, "issue_id": 1, "newsletter_id": 1, "policy_id": 999,

@@ -23,6 +23,7 @@ NOT_SEEDED |= {"Sub-processor register changes you made (staff)"}  # staff only
 NOT_SEEDED |= {"Data Processing Addenda you requested (business customers)",  # business customers' admins only
                "Data Processing Addendum files (business customers)", "Data Processing Addendum signatures"}
 NOT_SEEDED |= {"Sub-processor change notices (business customers)"}  # business customers' admins only
+NOT_SEEDED |= {"Company data exports you requested (business customers)"}  # business customers' admins only
 
 
 @pytest.fixture

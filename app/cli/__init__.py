@@ -28,6 +28,8 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(backup_cli)
     from app.cli.retention import retention_cli
     app.cli.add_command(retention_cli)
+    from app.cli.companies import companies_cli
+    app.cli.add_command(companies_cli)
 
 
 @click.command("demo", help="Seed the demo data once (does nothing if already seeded).")

@@ -3,6 +3,7 @@ from app.models.activity import CalendarEntry, CallLog, LocationCheckin, SmsLog
 from app.models.api_key import ApiKey
 from app.models.audit import AuditEvent
 from app.models.billing import PaymentMethod, SupportInteraction
+from app.models.companies import Company, CompanyExport, CompanyMember
 from app.models.consent import ConsentEvent, ConsentSource, ConsentState, Purpose, PurposeKind, PurposeNotice
 from app.models.contacts import Lead, LeadSource
 from app.models.dpa import DpaDocument, DpaFile, DpaSignature, DpaStatus
@@ -32,6 +33,7 @@ ALL_MODELS = (
     Subprocessor, SubprocessorVersion,
     DpaDocument, DpaFile, DpaSignature,
     SubprocessorNotice, PendingRevocation,
+    Company, CompanyMember, CompanyExport,
 )
 
 __all__ = [m.__name__ for m in ALL_MODELS] + [

@@ -27,6 +27,8 @@ from app.db import database
 from app.models import (
     CalendarEntry,
     CallLog,
+    Company,
+    CompanyMember,
     Device,
     EmailEngagement,
     Lead,
@@ -223,6 +225,17 @@ class _DemoBuilder:
         self._request_history(others)
         self._newsletters(alice, others)
         self._subprocessors()
+        self._company(alice, others)
+
+    def _company(self, alice: User, people: list[int]) -> None:
+        """The business customer Alice works for: its admin exports the data of its
+        accounts (Alice and ten others) from /customer."""
+        company = Company.create(name="Martin & Byrne Consulting", created_at=self._ago(400, 300))
+        admin = User.by_email("customer@example.com")
+        members = [admin.id, alice.id, *people[:10]]
+        CompanyMember.insert_many([{"company": company.id, "user": m, "added_at": company.created_at}
+                                   for m in members]).execute()
+        self.counts[CompanyMember.__name__] += len(members)
 
     def _alice_choices(self, alice: User) -> None:
         """Alice said yes to some purposes and changed her mind on one, so her

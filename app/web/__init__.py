@@ -17,6 +17,7 @@ def register_web(app: Flask) -> None:
     from app.web.auth.routes import bp as auth_bp
     from app.web.customer import (
         dpa,  # noqa: F401  (its routes join the customer blueprint)
+        exports,  # noqa: F401  (its routes join the customer blueprint)
         notices,  # noqa: F401  (its routes join the customer blueprint)
     )
     from app.web.customer.routes import bp as customer_bp

@@ -38,25 +38,35 @@ def rows_of(entry: PersonalData, user: User) -> peewee.ModelSelect:
     return _owned_by(entry, user.id, user.email)
 
 
+def rows_of_people(entry: PersonalData, people: peewee.ModelSelect) -> peewee.ModelSelect:
+    """Every row of the entry's table that belongs to any of `people`'s accounts (a
+    query of users, used as a subquery: no id list in memory, however many people).
+    Not the rows others keep about them: a company's export holds what its accounts
+    hold, not what other customers keep about its staff."""
+    query, owned = _account_rows(entry, people.select(User.id), people.select(User.email),
+                                 match=lambda c, v: c.in_(v))
+    return query.where(owned)
+
+
 def _owned_by(entry: PersonalData, user_id, email) -> peewee.ModelSelect:
     query, owned = _account_rows(entry, user_id, email)
     about = _about_condition(entry, email)
     return query.where(owned if about is None else (owned | about))
 
 
-def _account_rows(entry: PersonalData, user_id, email):
+def _account_rows(entry: PersonalData, user_id, email, match=lambda column, value: column == value):
     model = entry.model
     if entry.person_email:
-        return model.select(), getattr(model, entry.person_email) == email
+        return model.select(), match(getattr(model, entry.person_email), email)
     if entry.person == "self":
-        return model.select(), model.id == user_id
+        return model.select(), match(model.id, user_id)
     query, current = model.select(), model
     names = entry.person.split(".")
     for name in names[:-1]:
         field = getattr(current, name)
         query = query.join_from(current, field.rel_model, on=field)
         current = field.rel_model
-    return query, getattr(current, names[-1]) == user_id
+    return query, match(getattr(current, names[-1]), user_id)
 
 
 def _about_condition(entry: PersonalData, email):
@@ -161,11 +171,22 @@ def _converter(entry: PersonalData, field: peewee.Field):
 def plain_rows(entry: PersonalData, user: User, after: int | None = None, limit: int | None = None):
     """The person's rows in a category as plain dicts (masked, no credentials), by id,
     straight from the database cursor: an export streams hundreds of thousands."""
+    return _plain(entry, rows_of(entry, user), after, limit, user)
+
+
+def plain_rows_of_people(entry: PersonalData, people: peewee.ModelSelect, after: int | None = None,
+                         limit: int | None = None):
+    """`plain_rows` for every row of any of `people` (app.services.rights.personal_data.rows_of_people)."""
+    return _plain(entry, rows_of_people(entry, people), after, limit)
+
+
+def _plain(entry: PersonalData, rows: peewee.ModelSelect, after: int | None, limit: int | None,
+           user: User | None = None):
     fields = _shown_fields(entry)
     names = [f.column_name for f in fields]
     converting = [(i, c) for i, c in enumerate(_converter(entry, f) for f in fields) if c]
-    withheld = _withheld(entry, fields, user)
-    query = rows_of(entry, user).select(*fields).order_by(entry.model.id)
+    withheld = _withheld(entry, fields, user) if user else None
+    query = rows.select(*fields).order_by(entry.model.id)
     if after:
         query = query.where(entry.model.id > after)
     if limit:
