@@ -279,3 +279,17 @@ def test_an_import_keeps_birth_dates_skips_children_and_rejects_bad_dates_by_lin
     declared = Profile.get(Profile.user == User.by_email("declared@example.com").id)
     assert (declared.declared_age, declared.declared_age_on) == (17, utcnow().date())
     assert not Profile.select().where(Profile.user == User.by_email("nodate@example.com").id).exists()
+
+
+def test_the_dpos_approval_of_a_report_erases_the_childs_account(app, db, make_user, smtp):
+    from app.services.rights import dpo
+    child = make_child(make_user, 12, "DE", email="erase.me@example.com")
+    token = child_reports.REPORT_LINK.make({"parent_email": "p@example.com", "child_email": "erase.me@example.com",
+                                            "relationship": "parent", "details": ""})
+    request = child_reports.confirm_report(token)
+    with app.test_request_context():
+        dpo.approve(request.id, make_user(Role.DPO))
+        jobs.run_pending()
+    assert PrivacyRequest.get_by_id(request.id).status == "completed"
+    assert User.by_email("erase.me@example.com") is None
+    assert not Profile.select().where(Profile.user == child.id).exists()
