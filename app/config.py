@@ -55,6 +55,10 @@ SETTINGS = (
             "How to reach the Data Protection Officer: on /privacy, in every page footer and every email."),
     Setting("SUPERVISORY_AUTHORITY", "the Information Commissioner's Office (ico.org.uk)",
             "The data protection authority people may complain to, named on /privacy."),
+    Setting("CHILD_CONSENT_AGE", "16",
+            "Age of digital consent where no country rule applies (GDPR Art. 8(1)). Below it, consent-based "
+            "purposes need a parent's consent; countries that set another age (UK and US 13, India 18, …) keep "
+            "theirs (app/services/consent/age.py)."),
     Setting("BASE_URL", "http://127.0.0.1:5000", "Public address of the app, used in links inside emails."),
     Setting("PORT", "5000", "Port `make run` serves on (always on 127.0.0.1)."),
     Setting("DEMO_MODE", "0",

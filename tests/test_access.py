@@ -20,6 +20,12 @@ EXPECTED = {
     "auth.signed_in_with": PUBLIC,
     "system.healthz": PUBLIC,
     "privacy.notice": PUBLIC,  # the public privacy notice
+    "children.report": PUBLIC,  # a parent reports a child's data, without an account
+    "children.report_sent": PUBLIC,
+    "children.confirm_report": PUBLIC,  # the signed emailed link is the proof
+    "children.parent_consent": PUBLIC,  # the signed link mailed to the parent is the proof
+    "children.ask_parent": {Role.SUBJECT},
+    "children.birth_date": {Role.SUBJECT},
     "static": PUBLIC,
     "portal.home": {Role.SUBJECT},
     "my_data.overview": {Role.SUBJECT},

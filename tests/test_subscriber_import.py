@@ -63,7 +63,7 @@ EXPECTED_REJECTED = [
     [15, "not a valid email address (the part before the @)"],
 ]
 EXPECTED_COUNTS = {"rows": 13, "import": 2, "new_people": 1, "rejected": 8, "suppressed": 1, "unsubscribed": 1,
-                   "subscribed": 1, "pending": 0, "closed": 0}
+                   "subscribed": 1, "pending": 0, "closed": 0, "child": 0}
 
 
 def csv_bytes(lines) -> bytes:
@@ -196,7 +196,7 @@ def test_a_utf8_file_with_a_bom_and_quoted_fields_is_read(db, make_user):
     data = "\ufeffE-mail,Name,Consent evidence\n\"zoë@bücher.example\",\"Zoë, B.\",\"Form, 1 May\"\n".encode()
     imp, preview = planned(newsletter, data, staff)
     assert imp.header_list() == ["E-mail", "Name", "Consent evidence"]
-    assert imp.mapping_dict() == {"email": 0, "evidence": 2, "name": 1}
+    assert imp.mapping_dict() == {"email": 0, "evidence": 2, "name": 1, "birth": None}
     assert preview["counts"]["rejected"] == 1  # a non-ASCII local part is refused; the domain alone would pass
     assert subscriber_import.email_problem("zoe@bücher.example") is None
 
@@ -337,7 +337,7 @@ def test_only_sales_ops_reach_imports(app, client, login_as, make_user, role):
         from app.db import database
         with database.connection_context():
             assert SubscriberImport.get_by_id(imp.id).status == "uploaded" and not Job.select().exists()
-    assert json.loads(imp.mapping) == {"email": 0, "evidence": 1, "name": None}
+    assert json.loads(imp.mapping) == {"email": 0, "evidence": 1, "name": None, "birth": None}
 
 
 def test_starting_twice_queues_one_job_and_an_unchecked_import_cannot_start(db, make_user):

@@ -29,6 +29,7 @@ class ConsentSource(enum.StrEnum):
     API = "api"
     GPC = "gpc"
     STAFF = "staff"
+    PARENT = "parent"  # a parent's or guardian's consent for a child, from their verified address
 
 
 class Purpose(BaseModel):
@@ -75,7 +76,7 @@ class PurposeNotice(BaseModel):
 
 @personal_data(
     category="Consent records",
-    holds="Every yes and no you gave to each purpose: when, which notice version you saw, how (page, email link, browser signal…), and from which truncated IP address and browser.",
+    holds="Every yes and no you gave to each purpose: when, which notice version you saw, how (page, email link, browser signal…), and from which truncated IP address and browser; for a child, the verified email address of the parent who agreed.",
     source="You, when you changed a preference; our staff or an import, when they recorded one for you.",
     purpose="To prove what you agreed to, and when you withdrew (GDPR Art. 7(1)).",
     legal_basis=LegalBasis.LEGAL_OBLIGATION,

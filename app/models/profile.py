@@ -11,8 +11,8 @@ from app.models.user import User
 
 @personal_data(
     category="Profile",
-    holds="Phone number, company, country, time zone, language and profile photo.",
-    source="You, in your profile or when you signed up.",
+    holds="Phone number, company, country, time zone, language, profile photo, and your date of birth or the age you told us.",
+    source="You, in your profile or when you signed up; the company that imported you as a subscriber, for a birth date or age.",
     purpose="To show your account as you set it up and to contact you about it.",
     legal_basis=LegalBasis.CONTRACT,
     recipients=("Hosting provider (sub-processor)",),
@@ -29,3 +29,10 @@ class Profile(BaseModel):
     language = peewee.CharField(max_length=16, default="en")
     photo = peewee.ForeignKeyField(UploadedFile, null=True, on_delete="SET NULL", backref="+")
     updated_at = peewee.DateTimeField(default=utcnow)
+    # Age, for the age of digital consent (app.services.consent.age): a birth date, or
+    # an age declared on a date (an import's "age" column), from which a lower bound
+    # of the age today follows. Neither known: treated as an adult (we do not ask
+    # people to prove their age; we act on what we are told).
+    birth_date = peewee.DateField(null=True)
+    declared_age = peewee.SmallIntegerField(null=True)
+    declared_age_on = peewee.DateField(null=True)

@@ -15,6 +15,7 @@ def register_web(app: Flask) -> None:
     from app.web.admin.routes import bp as admin_bp
     from app.web.api.routes import bp as api_bp
     from app.web.auth.routes import bp as auth_bp
+    from app.web.children.routes import bp as children_bp
     from app.web.customer import (
         dpa,  # noqa: F401  (its routes join the customer blueprint)
         exports,  # noqa: F401  (its routes join the customer blueprint)
@@ -41,7 +42,7 @@ def register_web(app: Flask) -> None:
     from app.web.unsubscribe.routes import bp as unsubscribe_bp
 
     for bp in (auth_bp, portal_bp, my_data_bp, privacy_requests_bp, preferences_bp, dpo_bp, sales_bp, admin_bp,
-               customer_bp, api_bp, system_bp, newsletter_signup_bp, integrations_bp, privacy_bp):
+               customer_bp, api_bp, system_bp, newsletter_signup_bp, integrations_bp, privacy_bp, children_bp):
         app.register_blueprint(bp)
     for bp in (unsubscribe_bp, tracking_bp):  # the public ends of newsletter emails
         app.register_blueprint(bp)

@@ -81,4 +81,5 @@ def _answer(c) -> dict:
         "notice_version": c.purpose.notice_version,
         "last_changed_at": c.state.updated_at.isoformat() + "Z" if c.state else None,
         "source": c.state.source if c.state else "default",
+        "parental_consent_required": c.needs_parent,
     }

@@ -8,7 +8,11 @@ Channels and newsletters: "Marketing email" covers all marketing by email, and e
 newsletter is a topic under it. Switching Marketing email off switches every newsletter
 off too, in the same transaction (one event each, so the ledger says why); switching a
 newsletter on later is consent to that topic alone. Essential purposes (security,
-account, billing) are never touched by any marketing switch or by suppression."""
+account, billing) are never touched by any marketing switch or by suppression.
+
+Children (app.services.consent.age): below the age of digital consent, a purpose based
+on consent counts as granted only when a parent's or guardian's consent is the last
+word on it (source "parent", with the parent's verified address as the actor)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -18,6 +22,7 @@ from app.models import Newsletter, User
 from app.models.base import utcnow
 from app.models.consent import ConsentEvent, ConsentSource, ConsentState, Purpose, PurposeKind
 from app.prepared import Prepared
+from app.services.consent import age
 from app.services.consent.purposes import CONSENT
 from app.services.consent.suppression import lift_suppression, suppress
 from app.services.platform import audit
@@ -33,6 +38,7 @@ class Origin:
     actor: User | None = None
     ip: str | None = None
     user_agent: str = ""
+    actor_label: str | None = None  # who acted when it is no account: a parent's verified address
 
 
 @dataclass(frozen=True)
@@ -41,29 +47,36 @@ class Choice:
     granted: bool                 # what we may do now
     state: ConsentState | None
     needs_reconfirmation: bool    # agreed to an older notice; not assumed until confirmed
+    needs_parent: bool = False    # a child: only a parent's consent counts (Art. 8)
 
     @property
     def locked(self) -> bool:
         return self.purpose.locked
 
 
-def effective(purpose: Purpose, state: ConsentState | None) -> Choice:
+def effective(purpose: Purpose, state: ConsentState | None, child: bool = False) -> Choice:
     if purpose.locked:
         return Choice(purpose, True, state, False)
+    child = child and purpose.legal_basis == CONSENT
     if state is None:
-        return Choice(purpose, purpose.default_granted, None, False)
+        return Choice(purpose, purpose.default_granted and not child, None, False, child)
     stale = (state.granted and purpose.legal_basis == CONSENT
              and state.notice_version < purpose.reconfirm_from_version)
-    return Choice(purpose, state.granted and not stale, state, stale)
+    by_parent = not child or state.source == ConsentSource.PARENT.value
+    return Choice(purpose, state.granted and not stale and by_parent, state, stale, child)
 
 
 def choices_for(user: User) -> list[Choice]:
     states = {s.purpose_id: s for s in ConsentState.select().where(ConsentState.user == user.id)}
-    return [effective(p, states.get(p.id)) for p in Purpose.catalogue()]
+    child = age.needs_parent(user)
+    return [effective(p, states.get(p.id), child) for p in Purpose.catalogue()]
 
 
 def choice_for(user: User, purpose: Purpose) -> Choice:
-    return effective(purpose, _state_of(user, purpose))
+    state = _state_of(user, purpose)
+    # The age is read only when it could change the answer: a consent that is on.
+    child = bool(state and state.granted and purpose.legal_basis == CONSENT) and age.needs_parent(user)
+    return effective(purpose, state, child)
 
 
 def toggle(user: User, purpose: Purpose, granted: bool, origin: Origin) -> Choice:
@@ -79,7 +92,8 @@ def toggle(user: User, purpose: Purpose, granted: bool, origin: Origin) -> Choic
         lift_suppression(user.email)
     return effective(purpose, ConsentState(
         user=user.id, purpose=purpose.id, granted=event.granted, notice_version=event.notice_version,
-        source=event.source, updated_at=event.occurred_at, last_event=event.id))
+        source=event.source, updated_at=event.occurred_at, last_event=event.id),
+        purpose.legal_basis == CONSENT and age.needs_parent(user))
 
 
 # The toggle's statements, prepared once (see app.prepared for why).
@@ -119,6 +133,10 @@ def set_consent(user: User, purpose: Purpose, granted: bool, origin: Origin) -> 
     (a double submit is idempotent)."""
     if purpose.locked:
         raise ServiceError(f"{purpose.name} cannot be switched off: {purpose.locked_reason}")
+    if (granted and purpose.legal_basis == CONSENT and origin.source is not ConsentSource.PARENT
+            and age.needs_parent(user)):
+        raise ServiceError(f"{purpose.name} needs the consent of a parent or guardian: you are under the age "
+                           "at which you can agree to it yourself. Ask a parent from your preferences page.", 403)
     with transaction():
         _lock_person(user)
         event = _apply(user, purpose, granted, origin)
@@ -147,7 +165,7 @@ def _apply(user: User, purpose: Purpose, granted: bool, origin: Origin) -> Conse
     event = ConsentEvent(
         user=user.id, purpose=purpose.id, granted=granted, notice_version=purpose.notice_version,
         occurred_at=utcnow(), source=origin.source.value, actor=origin.actor.id if origin.actor else None,
-        actor_label=origin.actor.email if origin.actor else "system",
+        actor_label=origin.actor_label or (origin.actor.email if origin.actor else "system"),
         ip=audit.truncate_ip(origin.ip), user_agent=(origin.user_agent or "")[:300])
     event.id = _INSERT_EVENT.insert(**{f: event.__data__[f] for f in _EVENT_FIELDS})
     moved = dict(granted=granted, notice_version=purpose.notice_version, source=event.source,

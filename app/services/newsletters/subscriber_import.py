@@ -9,7 +9,9 @@ differ only if people changed their own choices in between.
 
 Each row is rejected (with its line and the reason), skipped and counted (suppressed,
 unsubscribed before, already subscribed or waiting to confirm, account closed), or
-imported. The suppression list is checked for every row, in the same transaction that
+imported. An optional birth date or age column is kept on the person's profile; a
+row under the age of digital consent where the person lives (app.services.consent.age)
+is skipped, since only a parent's consent could subscribe them. The suppression list is checked for every row, in the same transaction that
 writes: a suppressed address is never subscribed by an import.
 
 The file is read as a stream, in chunks of CHUNK rows, with one query per chunk for
@@ -30,6 +32,7 @@ import secrets
 import sqlite3
 import tempfile
 from dataclasses import dataclass
+from datetime import date
 from itertools import islice
 from pathlib import Path
 from typing import IO, Iterable, Iterator
@@ -46,12 +49,14 @@ from app.models import (
     Job,
     Newsletter,
     PendingSubscription,
+    Profile,
     Role,
     SubscriberImport,
     User,
 )
 from app.models.base import utcnow
 from app.models.consent import ConsentSource
+from app.services.consent import age
 from app.services.newsletters.catalogue import CONFIRM_WITHIN, get_newsletter, send_confirmation
 from app.services.platform import audit, jobs
 from app.services.platform.addresses import email_problem
@@ -74,6 +79,7 @@ class Outcome(enum.StrEnum):
     SUBSCRIBED = "subscribed"
     PENDING = "pending"
     CLOSED = "closed"
+    CHILD = "child"
 
 
 # What each count means, in the order pages show them.
@@ -85,6 +91,7 @@ OUTCOME_LABELS = (
     (Outcome.SUBSCRIBED, "skipped: already subscribed"),
     (Outcome.PENDING, "skipped: already waiting to confirm"),
     (Outcome.CLOSED, "skipped: account closed"),
+    (Outcome.CHILD, "skipped: under the age of consent (only a parent can agree for them)"),
 )
 
 
@@ -98,6 +105,8 @@ class Row:
     outcome: Outcome = Outcome.IMPORT
     reason: str = ""
     user_id: int | None = None
+    birth_date: date | None = None
+    declared_age: int | None = None
 
 
 def imports_dir() -> Path:
@@ -192,8 +201,9 @@ _GUESSES = {
     "evidence": ("consent evidence", "consent_evidence", "evidence", "consent", "consent source", "opt-in",
                  "optin", "opt in"),
     "name": ("name", "full name", "full_name", "fullname", "display name"),
+    "birth": ("birth_date", "birth date", "date of birth", "date_of_birth", "dob", "birthdate", "age"),
 }
-_KEYWORDS = {"email": "mail", "evidence": "consent", "name": "name"}
+_KEYWORDS = {"email": "mail", "evidence": "consent", "name": "name", "birth": "birth"}
 
 
 def guess_mapping(header: list[str]) -> dict:
@@ -225,6 +235,13 @@ def _parse(line: int, cells: list[str], mapping: dict, width: int) -> Row:
         row.outcome, row.reason = Outcome.REJECTED, problem
     elif not row.evidence:
         row.outcome, row.reason = Outcome.REJECTED, "no consent evidence"
+    else:
+        try:
+            fact = age.parse_age(cell("birth"))
+        except ServiceError as e:
+            row.outcome, row.reason = Outcome.REJECTED, e.message
+        else:
+            row.birth_date, row.declared_age = (fact.birth_date, fact.declared_age) if fact else (None, None)
     return row
 
 
@@ -304,8 +321,19 @@ def classify(records: list[tuple[int, list[str]]], ctx: Context, lock: bool = Fa
     candidates = [r for r in rows if r.outcome is Outcome.IMPORT]
     if candidates:
         _skip_suppressed(candidates)
-        _match_people([r for r in candidates if r.outcome is Outcome.IMPORT], ctx.newsletter, lock)
+        countries = _match_people([r for r in candidates if r.outcome is Outcome.IMPORT], ctx.newsletter, lock)
+        _skip_children([r for r in candidates if r.outcome is Outcome.IMPORT], countries)
     return rows
+
+
+def _skip_children(rows: list[Row], countries: dict[str, str]) -> None:
+    """A row whose birth date or age is below the age of consent of the person's
+    country (their profile's, if we know them; else the default) is not subscribed."""
+    today = utcnow().date()
+    for row in rows:
+        years = (age.whole_years(row.birth_date, today) if row.birth_date else row.declared_age)
+        if years is not None and years < age.consent_age(countries.get(row.email)):
+            row.outcome = Outcome.CHILD
 
 
 def _hasher():
@@ -327,19 +355,23 @@ def _skip_suppressed(rows: list[Row]) -> None:
         by_hash[found].outcome = Outcome.SUPPRESSED
 
 
-def _match_people(rows: list[Row], newsletter: Newsletter, lock: bool) -> None:
+def _match_people(rows: list[Row], newsletter: Newsletter, lock: bool) -> dict[str, str]:
+    """Match rows to people on file; returns the known people's countries by address."""
     if not rows:
-        return
+        return {}
     by_email = {r.email: r for r in rows}
     emails = list(by_email)
     if lock and is_postgres():  # SQLite's write transaction already excludes every other writer
         _select_in("SELECT id FROM users WHERE email IN ({}) ORDER BY id FOR UPDATE", emails)
     found = _select_in(
-        "SELECT u.email, u.id, u.active, s.granted, p.id FROM users u"
+        "SELECT u.email, u.id, u.active, s.granted, p.id, pr.country FROM users u"
+        " LEFT JOIN profile pr ON pr.user_id = u.id"
         " LEFT JOIN consent_state s ON s.user_id = u.id AND s.purpose_id = {mark}"
         " LEFT JOIN pending_subscription p ON p.user_id = u.id AND p.newsletter_id = {mark} AND p.expires_at > {mark}"
         " WHERE u.email IN ({})", emails, newsletter.purpose_id, newsletter.id, utcnow())
-    for email, user_id, active, granted, pending_id in found:
+    countries = {}
+    for email, user_id, active, granted, pending_id, country in found:
+        countries[email] = country or ""
         row = by_email[email]
         row.user_id = user_id
         if not active:
@@ -348,6 +380,7 @@ def _match_people(rows: list[Row], newsletter: Newsletter, lock: bool) -> None:
             row.outcome = Outcome.SUBSCRIBED if granted else Outcome.UNSUBSCRIBED
         elif pending_id is not None:
             row.outcome = Outcome.PENDING
+    return countries
 
 
 def _select_in(sql: str, values: list, *before) -> list[tuple]:
@@ -411,11 +444,12 @@ def get_import(import_id: int) -> SubscriberImport:
 PLANNABLE = (ImportStatus.UPLOADED, ImportStatus.PLANNED)
 
 
-def plan_import(imp: SubscriberImport, email: int | None, evidence: int | None, name: int | None) -> dict:
+def plan_import(imp: SubscriberImport, email: int | None, evidence: int | None, name: int | None,
+                birth: int | None = None) -> dict:
     """Map the columns and dry-run every row: what the import would do, changing nothing."""
     if imp.status not in PLANNABLE:
         raise ServiceError("This import has started: its columns can no longer be changed.", 409)
-    mapping = _checked_mapping(imp, email, evidence, name)
+    mapping = _checked_mapping(imp, email, evidence, name, birth)
     imp.mapping = json.dumps(mapping)
     counts, rejected = _empty_counts(), []
     with SeenAddresses() as seen:
@@ -434,7 +468,7 @@ def plan_import(imp: SubscriberImport, email: int | None, evidence: int | None, 
     return preview
 
 
-def _checked_mapping(imp: SubscriberImport, email, evidence, name) -> dict:
+def _checked_mapping(imp: SubscriberImport, email, evidence, name, birth=None) -> dict:
     columns = range(len(imp.header_list()))
     if email not in columns:
         raise ServiceError("Choose the column that holds the email addresses.")
@@ -443,7 +477,10 @@ def _checked_mapping(imp: SubscriberImport, email, evidence, name) -> dict:
                            "Without it nobody can be imported.")
     if email == evidence:
         raise ServiceError("The email and the consent evidence must be different columns.")
-    return {"email": email, "evidence": evidence, "name": name if name in columns else None}
+    if birth in columns and birth in (email, evidence):
+        raise ServiceError("The birth date or age column must be a column of its own.")
+    return {"email": email, "evidence": evidence, "name": name if name in columns else None,
+            "birth": birth if birth in columns else None}
 
 
 # --- step 3: the import job ------------------------------------------------------------
@@ -503,6 +540,7 @@ def _import_chunk(imp, records, ctx: Context, actor, counts: dict, report) -> li
         to_import = [r for r in rows if r.outcome is Outcome.IMPORT]
         if to_import:
             _create_people(to_import)
+            _keep_ages(to_import)
             if ctx.newsletter.double_opt_in:
                 _ask_to_confirm(imp, ctx.newsletter, to_import)
             else:
@@ -528,6 +566,25 @@ def _create_people(rows: list[Row]) -> None:
     ids = dict(_select_in("SELECT email, id FROM users WHERE email IN ({})", [r.email for r in new]))
     for row in new:
         row.user_id = ids[row.email]
+
+
+def _keep_ages(rows: list[Row]) -> None:
+    """The file's birth date or age, on the person's profile, unless they told us theirs."""
+    aged = {r.user_id: r for r in rows if r.birth_date or r.declared_age is not None}
+    if not aged:
+        return
+    today = utcnow().date()
+    existing = {p.user_id: p for p in Profile.select().where(Profile.user.in_(list(aged)))}
+    for user_id, row in aged.items():
+        profile = existing.get(user_id)
+        if profile and (profile.birth_date or profile.declared_age is not None):
+            continue
+        values = dict(birth_date=row.birth_date, declared_age=row.declared_age,
+                      declared_age_on=today if row.declared_age is not None else None, updated_at=utcnow())
+        if profile:
+            Profile.update(**values).where(Profile.id == profile.id).execute()
+        else:
+            Profile.insert(user=user_id, **values).execute()
 
 
 _EVENT_COLUMNS = ("user", "purpose", "granted", "notice_version", "occurred_at", "source", "actor", "actor_label",

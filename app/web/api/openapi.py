@@ -12,7 +12,11 @@ PURPOSE_STATE = {
         "notice_version": {"type": "integer"},
         "last_changed_at": {"type": ["string", "null"], "format": "date-time"},
         "source": {"type": "string", "enum": ["default", "suppressed", "portal", "email_link", "one_click", "email_reply",
-                                              "import", "api", "gpc", "staff"]},
+                                              "import", "api", "gpc", "staff", "parent"]},
+        "parental_consent_required": {
+            "type": "boolean",
+            "description": "A child below the age of digital consent: a purpose based on consent is granted only "
+                           "when a parent or guardian agreed (GDPR Art. 8). Optional field."},
     },
 }
 ERROR = {"type": "object", "properties": {"error": {"type": "string"}, "detail": {"type": "string"},

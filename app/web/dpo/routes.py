@@ -10,7 +10,7 @@ from app.models import RequestKind, RequestStatus, Role, User
 from app.models.base import utcnow
 from app.services.platform.audit import actions as audit_actions
 from app.services.platform.audit import search_events
-from app.services.rights import dpo, legal_holds
+from app.services.rights import child_reports, dpo, legal_holds
 from app.services.rights.deadlines import JURISDICTIONS, days_left
 from app.services.rights.dpo import QueueFilters
 from app.services.rights.personal_data import holdings_of, registry_entries
@@ -62,7 +62,7 @@ def request_queue():
     filters = _filters()
     page = dpo.queue(filters, after=request.args.get("after"))
     return render_page_or_fragment("dpo/requests.html", "dpo/_queue_rows.html", page=page, filters=filters,
-                                   now=utcnow(), staff=dpo.staff(), kinds=list(RequestKind),
+                                   child_reports=list(child_reports.open_reports()), now=utcnow(), staff=dpo.staff(), kinds=list(RequestKind),
                                    statuses=list(RequestStatus), jurisdictions=JURISDICTIONS, days_left=days_left)
 
 

@@ -1,8 +1,11 @@
 import zoneinfo
 
 from flask_wtf import FlaskForm
-from wtforms import SelectChoice, SelectField, StringField
+from wtforms import DateField, SelectChoice, SelectField, StringField, ValidationError
 from wtforms.validators import Length, Optional, Regexp
+
+from app.services.consent.age import check_birth_date
+from app.services.platform.errors import ServiceError
 
 TIME_ZONES = [SelectChoice(tz) for tz in sorted(zoneinfo.available_timezones())]
 LANGUAGES = [SelectChoice(code, label) for code, label in (
@@ -19,3 +22,11 @@ class ProfileForm(FlaskForm):
         r"^[A-Za-z]{2}$", message="Use the two-letter code, like GB, DE or US.")])
     time_zone = SelectField("Time zone", choices=TIME_ZONES)
     language = SelectField("Language", choices=LANGUAGES)
+    birth_date = DateField("Date of birth", validators=[Optional()])
+
+    def validate_birth_date(self, field):
+        if field.data:
+            try:
+                check_birth_date(field.data)
+            except ServiceError as e:
+                raise ValidationError(f"The {e.message}.")

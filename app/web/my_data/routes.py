@@ -7,6 +7,7 @@ from flask_login import current_user
 
 from app.extensions import limiter
 from app.models import Role
+from app.services.consent import age
 from app.services.rights import exports
 from app.services.rights.personal_data import entry_by_slug, holdings_of, page_of_rows, slug_of
 from app.services.rights.profiles import profile_of, rectify_profile
@@ -73,9 +74,12 @@ def profile():
     current = profile_of(current_user)
     form = ProfileForm(data={"name": current_user.name, "phone": current.phone, "company": current.company,
                              "country": current.country, "time_zone": current.time_zone or "UTC",
-                             "language": current.language or "en"})
+                             "language": current.language or "en", "birth_date": current.birth_date})
     if form.validate_on_submit():
         changed = rectify_profile(current_user, form.data, request.remote_addr)
+        if form.birth_date.data and form.birth_date.data != current.birth_date:
+            age.record_birth_date(current_user, form.birth_date.data, request.remote_addr)
+            changed.append("date of birth")
         flash(f"Saved: {', '.join(c.replace('_', ' ') for c in changed)}." if changed else "Nothing changed.",
               "success")
         return redirect(url_for("my_data.profile"), 303)

@@ -16,6 +16,7 @@ class ImportMappingForm(FlaskForm):
     email = SelectField("Email address column", coerce=int)
     evidence = SelectField("Consent evidence column (how and when each person agreed)", coerce=int)
     name = SelectField("Name column (optional)", coerce=int)
+    birth = SelectField("Birth date or age column (optional)", coerce=int)
 
     def offer(self, header: list[str]) -> "ImportMappingForm":
         """The file's own columns as the choices."""
@@ -23,4 +24,5 @@ class ImportMappingForm(FlaskForm):
         self.email.choices = [(NO_COLUMN, "Choose a column"), *columns]
         self.evidence.choices = [(NO_COLUMN, "Choose a column"), *columns]
         self.name.choices = [(NO_COLUMN, "No name column"), *columns]
+        self.birth.choices = [(NO_COLUMN, "No birth date or age column"), *columns]
         return self

@@ -47,7 +47,8 @@ def import_preview(import_id):
         imp.header_list())
     if form.validate_on_submit():
         try:
-            subscriber_import.plan_import(imp, form.email.data, form.evidence.data, form.name.data)
+            subscriber_import.plan_import(imp, form.email.data, form.evidence.data, form.name.data,
+                                          form.birth.data)
         except ServiceError as e:
             form.email.errors = [e.message]
         else:
