@@ -20,7 +20,7 @@ from app.services.rights.retention_notice import kept, retention_texts
 # not matched: nobody has proved it is theirs (a wrong match would show a stranger's
 # call logs).
 VERIFIED = ("email",)
-WITHHELD = "(withheld: another person's data)"
+WITHHELD = "(withheld)"  # whose the row is: the customer who keeps it
 
 
 @dataclass(frozen=True)
