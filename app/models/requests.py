@@ -8,7 +8,7 @@ import peewee
 
 from app.models.base import BaseModel, utcnow
 from app.models.jobs import Job
-from app.models.registry import Erasure, LegalBasis, RetentionRule, personal_data
+from app.models.registry import Audience, Erasure, LegalBasis, RetentionRule, personal_data
 from app.models.user import User
 
 
@@ -45,6 +45,7 @@ STATUS_LABELS = {
 
 
 @personal_data(
+    audience=Audience.END_USERS,
     category="Privacy requests",
     holds="The requests you made about your data (erasure, restriction, objection, correction): what, when, the deadline, the decision and each step.",
     source="You, when you made a request; the privacy team, when they handled it.",
@@ -115,6 +116,7 @@ PrivacyRequest.add_index(PrivacyRequest.index(
 
 
 @personal_data(
+    audience=Audience.END_USERS,
     category="Privacy request timeline",
     holds="Each step of your requests: when it happened, what changed, and who did it.",
     source="Our systems and the privacy team, as your request was handled.",
@@ -135,6 +137,7 @@ class RequestEvent(BaseModel):
 
 
 @personal_data(
+    audience=Audience.END_USERS,
     category="Privacy team notes on your requests",
     holds="Notes the privacy team wrote while handling your requests: what they checked and why they decided as they did.",
     source="The privacy team.",

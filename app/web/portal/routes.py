@@ -5,7 +5,7 @@ from flask import Blueprint, render_template
 from flask_login import current_user
 
 from app.models import Role
-from app.services.rights.personal_data import holdings_of
+from app.services.rights.audience import holdings_for
 from app.web.access import roles
 
 bp = Blueprint("portal", __name__, url_prefix="/portal")
@@ -14,4 +14,4 @@ bp = Blueprint("portal", __name__, url_prefix="/portal")
 @bp.get("/")
 @roles(Role.SUBJECT)
 def home():
-    return render_template("portal/home.html", holdings=holdings_of(current_user))
+    return render_template("portal/home.html", holdings=holdings_for(current_user))
