@@ -62,7 +62,8 @@ def test_alice_sees_every_category_and_downloads_her_export(page, app, live_serv
 
     page.goto("/portal/")  # the portal folds the same way, and stays accessible unfolded
     page.locator("details.nothing-held summary").click()
-    expect(page.locator("details.nothing-held").get_by_role("heading", name="Consent evidence from imports")).to_be_visible()
+    fold = page.locator("details.nothing-held")
+    expect(fold.get_by_role("heading", name="Consent evidence from imports")).to_be_visible()
     expect(page.get_by_text("(staff)")).to_have_count(0)
     assert_accessible(page)
 

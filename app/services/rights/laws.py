@@ -152,7 +152,8 @@ LAWS: dict[str, Law] = {
                                     "repeats earlier ones (Cal. Civ. Code §1798.145).",
             "legal_obligation": "We must keep this data to comply with a legal obligation "
                                 "(Cal. Civ. Code §1798.105(d)(8)).",
-            "legal_claims": "We need this data to exercise or defend legal claims (Cal. Civ. Code §1798.145(a)(1)(E)).",
+            "legal_claims": "We need this data to exercise or defend legal claims "
+                            "(Cal. Civ. Code §1798.145(a)(1)(E)).",
             "transaction": "We need this data to complete the transaction or provide the service you asked for, or "
                            "to perform our contract with you (Cal. Civ. Code §1798.105(d)(1)).",
         },
