@@ -1,4 +1,5 @@
-"""My data in a real browser: every category, then an export from request to ZIP."""
+"""My data in a real browser: every category that can concern her (those holding nothing
+folded away), then an export from request to ZIP."""
 import io
 import json
 import re
@@ -10,6 +11,7 @@ from playwright.sync_api import expect
 
 from app.db import database
 from app.models import User
+from app.models.registry import Audience
 from app.services.demo import seed_demo
 from app.services.rights.personal_data import registry_entries, rows_of, slug_of
 from tests.support.browser import assert_accessible, htmx_exchange, sign_in
@@ -23,8 +25,19 @@ def test_alice_sees_every_category_and_downloads_her_export(page, app, live_serv
         seed_demo(Path(app.instance_path))
     sign_in(page, "alice@example.com", "demo")
     page.get_by_role("link", name="My data").click()
+    with database.connection_context():
+        alice = User.by_email("alice@example.com")
+        held = {e.category for e in registry_entries() if rows_of(e, alice).exists()}
+    fold = page.locator("details.nothing-held")
+    expect(fold).not_to_have_attribute("open", "")  # what holds nothing is folded away at first
+    assert_accessible(page)
+    fold.locator("summary").click()  # and one click shows it
     for entry in registry_entries():
-        expect(page.get_by_role("heading", name=re.compile("^" + re.escape(entry.category) + " ·"))).to_be_visible()
+        heading = page.get_by_role("heading", name=re.compile("^" + re.escape(entry.category) + " ·"))
+        if entry.category in held or entry.audience is Audience.END_USERS:
+            expect(heading).to_be_visible()
+        else:  # a staff or business-customer category she has nothing in
+            expect(heading).to_have_count(0)
     assert_accessible(page)
 
     with htmx_exchange(page, "/my-data/export"):
@@ -46,6 +59,13 @@ def test_alice_sees_every_category_and_downloads_her_export(page, app, live_serv
             if slug_of(entry) != "audit_events":  # the export itself is audited after it was built
                 assert len(data["categories"][slug_of(entry)]["rows"]) == rows_of(entry, alice).count()
     assert "index.html" in archive.namelist()
+
+    page.goto("/portal/")  # the portal folds the same way, and stays accessible unfolded
+    page.locator("details.nothing-held summary").click()
+    fold = page.locator("details.nothing-held")
+    expect(fold.get_by_role("heading", name="Consent evidence from imports")).to_be_visible()
+    expect(page.get_by_text("(staff)")).to_have_count(0)
+    assert_accessible(page)
 
 
 def test_alice_asks_for_erasure_cancels_asks_again_and_is_erased(page, app, live_server, smtp, runner, job_worker):

@@ -5,11 +5,12 @@ import peewee
 
 from app.models.base import BaseModel, utcnow
 from app.models.contacts import Lead
-from app.models.registry import Erasure, LegalBasis, RetentionRule, personal_data
+from app.models.registry import Audience, Erasure, LegalBasis, RetentionRule, personal_data
 from app.models.user import User
 
 
 @personal_data(
+    audience=Audience.END_USERS,
     category="Calendar",
     holds="Meetings and reminders: title, time, place and attendees.",
     source="You, or your synced calendar.",
@@ -33,6 +34,7 @@ class CalendarEntry(BaseModel):
 
 
 @personal_data(
+    audience=Audience.END_USERS,
     category="Call logs",
     holds="Calls made or received through the CRM: number, direction, duration, caller ID and time.",
     source="The CRM's telephony feature, when you call or are called.",
@@ -57,6 +59,7 @@ class CallLog(BaseModel):
 
 
 @personal_data(
+    audience=Audience.END_USERS,
     category="Text messages",
     holds="SMS sent or received through the CRM: number, direction, text and time.",
     source="The CRM's SMS feature.",
@@ -80,6 +83,7 @@ class SmsLog(BaseModel):
 
 
 @personal_data(
+    audience=Audience.END_USERS,
     category="Location check-ins",
     holds="Places you checked in from the mobile app: coordinates, time and activity (visit, meeting, call).",
     source="The mobile app, only when you check in.",

@@ -4,11 +4,12 @@ from __future__ import annotations
 import peewee
 
 from app.models.base import BaseModel, utcnow
-from app.models.registry import Erasure, LegalBasis, RetentionRule, personal_data
+from app.models.registry import Audience, Erasure, LegalBasis, RetentionRule, personal_data
 from app.models.user import User
 
 
 @personal_data(
+    audience=Audience.STAFF,
     category="API keys you created (staff)",
     for_customers=False,
     holds="For staff: the API keys you created or revoked, and when.",

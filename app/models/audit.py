@@ -4,11 +4,12 @@ from __future__ import annotations
 import peewee
 
 from app.models.base import BaseModel, utcnow
-from app.models.registry import Erasure, LegalBasis, personal_data
+from app.models.registry import Audience, Erasure, LegalBasis, personal_data
 from app.models.user import User
 
 
 @personal_data(
+    audience=Audience.END_USERS,
     category="Audit log",
     holds="Records of security- and privacy-relevant actions on your account: who acted, what changed, when, from which (truncated) IP address.",
     source="Our systems, when you or our staff act on your data or settings.",

@@ -4,11 +4,12 @@ from __future__ import annotations
 import peewee
 
 from app.models.base import BaseModel, utcnow
-from app.models.registry import Erasure, LegalBasis, RetentionRule, personal_data
+from app.models.registry import Audience, Erasure, LegalBasis, RetentionRule, personal_data
 from app.models.user import User
 
 
 @personal_data(
+    audience=Audience.END_USERS,
     category="Payment methods",
     holds="Cards on file: cardholder name, brand, last four digits and expiry. The full card number is held only by the payment processor.",
     source="You, through the payment processor's form.",
@@ -30,6 +31,7 @@ class PaymentMethod(BaseModel):
 
 
 @personal_data(
+    audience=Audience.END_USERS,
     category="Support interactions",
     holds="Your conversations with our support team: channel, subject, messages and the agent who answered.",
     source="You, when you contacted support.",

@@ -15,7 +15,7 @@ import peewee
 
 from app.models.base import BaseModel, utcnow
 from app.models.jobs import Job
-from app.models.registry import Erasure, LegalBasis, RetentionRule, personal_data
+from app.models.registry import Audience, Erasure, LegalBasis, RetentionRule, personal_data
 from app.models.user import User
 
 
@@ -35,6 +35,7 @@ class Company(BaseModel):
     retention="While the account belongs to the company.",
     erasure=Erasure.DELETE,
     person="user",
+    audience=Audience.END_USERS,
 )
 class CompanyMember(BaseModel):
     company = peewee.ForeignKeyField(Company, backref="members", on_delete="CASCADE")
@@ -57,6 +58,7 @@ class CompanyMember(BaseModel):
     # Our own record of a contractual duty done, not processing for the customer: a DPA's
     # Annex I and the company export itself leave it out.
     for_customers=False,
+    audience=Audience.BUSINESS_CUSTOMERS,
     retention_rule=RetentionRule("expires_at", "the archive expired", 30),
 )
 class CompanyExport(BaseModel):

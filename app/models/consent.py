@@ -8,7 +8,7 @@ import enum
 import peewee
 
 from app.models.base import BaseModel, utcnow
-from app.models.registry import Erasure, LegalBasis, personal_data
+from app.models.registry import Audience, Erasure, LegalBasis, personal_data
 from app.models.user import User
 
 
@@ -75,6 +75,7 @@ class PurposeNotice(BaseModel):
 
 
 @personal_data(
+    audience=Audience.END_USERS,
     category="Consent records",
     holds="Every yes and no you gave to each purpose: when, which notice version you saw, how (page, email link, browser signal…), and from which truncated IP address and browser; for a child, the verified email address of the parent who agreed.",
     source="You, when you changed a preference; our staff or an import, when they recorded one for you.",
@@ -106,6 +107,7 @@ class ConsentEvent(BaseModel):
 
 
 @personal_data(
+    audience=Audience.END_USERS,
     category="Privacy choices",
     holds="Your current choice for each purpose, with the notice version and when and how it was last changed.",
     source="Derived from your consent records.",

@@ -7,7 +7,7 @@ import peewee
 
 from app.models.integrations import Connection
 from app.models.base import BaseModel, utcnow
-from app.models.registry import Erasure, LegalBasis, personal_data
+from app.models.registry import Audience, Erasure, LegalBasis, personal_data
 from app.models.user import User
 
 
@@ -19,6 +19,7 @@ class LeadSource(enum.StrEnum):
 
 
 @personal_data(
+    audience=Audience.END_USERS,
     category="Contacts and leads",
     holds="People kept in the CRM: their name, email, phone, company, notes, and where each came from. "
           "Yours, if you keep contacts; and you, if a customer of ours keeps you as a contact or lead.",

@@ -21,7 +21,7 @@ import enum
 import peewee
 
 from app.models.base import BaseModel, utcnow
-from app.models.registry import Erasure, LegalBasis, personal_data
+from app.models.registry import Audience, Erasure, LegalBasis, personal_data
 from app.models.user import User
 
 
@@ -41,6 +41,7 @@ class DpaStatus(enum.StrEnum):
 SIGNED_STATUSES = (DpaStatus.SIGNED.value, DpaStatus.COUNTERSIGNED.value)
 
 _DPA_RECORD = dict(
+    audience=Audience.BUSINESS_CUSTOMERS,
     source="You, when you requested and signed a Data Processing Addendum for your company; "
            "our data protection officer, when they countersigned it.",
     purpose="To conclude and prove the contract GDPR Art. 28(3) requires between your company and us.",

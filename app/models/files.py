@@ -5,11 +5,12 @@ import peewee
 
 from app.models.base import BaseModel, utcnow
 from app.models.contacts import Lead
-from app.models.registry import Erasure, LegalBasis, personal_data
+from app.models.registry import Audience, Erasure, LegalBasis, personal_data
 from app.models.user import User
 
 
 @personal_data(
+    audience=Audience.END_USERS,
     category="Uploaded files",
     holds="Files you uploaded (documents, photos) with their name, size, type and checksum.",
     source="You.",

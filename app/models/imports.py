@@ -11,7 +11,7 @@ from app.models.base import BaseModel, utcnow
 from app.models.consent import ConsentEvent
 from app.models.jobs import Job
 from app.models.newsletters import Newsletter
-from app.models.registry import Erasure, LegalBasis, personal_data
+from app.models.registry import Audience, Erasure, LegalBasis, personal_data
 from app.models.user import User
 
 
@@ -24,6 +24,7 @@ class ImportStatus(enum.StrEnum):
 
 
 @personal_data(
+    audience=Audience.STAFF,
     category="Subscriber imports you ran (staff)",
     for_customers=False,
     holds="For sales staff: the subscriber files you imported, when, into which newsletter, and what came of it.",
@@ -73,6 +74,7 @@ class SubscriberImport(BaseModel):
 
 
 @personal_data(
+    audience=Audience.END_USERS,
     category="Consent evidence from imports",
     holds="When you were added to a newsletter from a file: what the file said about how and when you agreed.",
     source="The company that collected your consent, in the file our sales team imported.",

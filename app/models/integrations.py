@@ -9,7 +9,7 @@ import peewee
 from app.models.base import BaseModel, utcnow
 from app.models.fields import EncryptedTextField
 from app.models.jobs import Job
-from app.models.registry import Erasure, LegalBasis, personal_data
+from app.models.registry import Audience, Erasure, LegalBasis, personal_data
 from app.models.user import User
 
 
@@ -26,6 +26,7 @@ class Direction(enum.StrEnum):
 
 
 @personal_data(
+    audience=Audience.END_USERS,
     category="Connected integrations",
     holds="The third-party accounts you connected (such as Google Contacts): which, the account's email address, "
           "the access you granted, "
@@ -65,6 +66,7 @@ class Connection(BaseModel):
 
 
 @personal_data(
+    audience=Audience.END_USERS,
     category="Accounts you sign in with",
     holds="The account at Google (or another provider) you signed in with: which provider, and its fixed account id.",
     source="The provider, when you first signed in with it.",

@@ -7,7 +7,7 @@ import enum
 import peewee
 
 from app.models.base import BaseModel, utcnow
-from app.models.registry import Erasure, LegalBasis, RetentionRule, personal_data
+from app.models.registry import Audience, Erasure, LegalBasis, RetentionRule, personal_data
 from app.models.user import User
 
 
@@ -19,6 +19,7 @@ class JobStatus(enum.StrEnum):
 
 
 @personal_data(
+    audience=Audience.END_USERS,
     category="Background jobs",
     holds="Work we did for you in the background, such as building an export: what, when, and how far it got.",
     source="Our systems, when you asked for something that takes a while.",
@@ -53,6 +54,7 @@ class Job(BaseModel):
 
 
 @personal_data(
+    audience=Audience.END_USERS,
     category="Data exports",
     holds="The archives of your data you asked for: when, their size, when they expire and how often they were downloaded.",
     source="You, when you asked for an export.",

@@ -11,7 +11,7 @@ import peewee
 from app.models.base import BaseModel, utcnow
 from app.models.consent import Purpose
 from app.models.jobs import Job
-from app.models.registry import Erasure, LegalBasis, RetentionRule, personal_data
+from app.models.registry import Audience, Erasure, LegalBasis, RetentionRule, personal_data
 from app.models.user import User
 
 
@@ -24,6 +24,7 @@ class Newsletter(BaseModel):
 
 
 @personal_data(
+    audience=Audience.END_USERS,
     category="Newsletter sign-ups awaiting confirmation",
     holds="Newsletters you were signed up to but have not confirmed yet: which, when, how, and the evidence given.",
     source="You, or our sales team or an import, when you were signed up.",
@@ -53,6 +54,7 @@ class IssueStatus(enum.StrEnum):
 
 
 @personal_data(
+    audience=Audience.STAFF,
     category="Newsletter issues you wrote (staff)",
     for_customers=False,
     holds="For sales staff: the newsletter issues you wrote, when, and when they were sent.",
@@ -77,6 +79,7 @@ class NewsletterIssue(BaseModel):
 
 
 @personal_data(
+    audience=Audience.END_USERS,
     category="Newsletter issues sent to you",
     holds="Which newsletter issues we emailed you, and when.",
     source="Our mail system, when it sent you an issue.",

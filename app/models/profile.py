@@ -5,11 +5,12 @@ import peewee
 
 from app.models.base import BaseModel, utcnow
 from app.models.files import UploadedFile
-from app.models.registry import Erasure, LegalBasis, personal_data
+from app.models.registry import Audience, Erasure, LegalBasis, personal_data
 from app.models.user import User
 
 
 @personal_data(
+    audience=Audience.END_USERS,
     category="Profile",
     holds="Phone number, company, country, time zone, language, profile photo, and your date of birth or the age you told us.",
     source="You, in your profile or when you signed up; the company that imported you as a subscriber, for a birth date or age.",

@@ -18,6 +18,16 @@ class LegalBasis(enum.StrEnum):
     LEGITIMATE_INTEREST = "legitimate interest (GDPR Art. 6(1)(f))"
 
 
+class Audience(enum.StrEnum):
+    """Whom a category's rows are about. The portal, My data and the erasure certificate
+    show an end user the END_USERS categories (folded away when empty) and any other
+    category only where it holds rows about them: a staff member or a customer's admin
+    is also a data subject, and sees their own."""
+    END_USERS = "end users"
+    STAFF = "our staff"
+    BUSINESS_CUSTOMERS = "business customers' admins"
+
+
 class Erasure(enum.StrEnum):
     DELETE = "delete"
     ANONYMISE = "anonymise"
@@ -81,6 +91,8 @@ class PersonalData:
     identifiers: dict[str, str] = field(default_factory=dict, compare=False)
     about: str | None = None
     others_fields: tuple[str, ...] = ()
+    # Whom the rows are about; every entry says it (no default, so no entry is guessed).
+    audience: Audience | None = None
     model: type[peewee.Model] | None = field(default=None, compare=False)
 
     def __post_init__(self):
@@ -90,6 +102,14 @@ class PersonalData:
             raise ValueError(f"{self.category}: say how a row reaches its person")
         if (self.about == "self") != bool(self.identifiers):
             raise ValueError(f"{self.category}: a row about someone names their identifiers, and only such a row")
+        if not isinstance(self.audience, Audience):
+            raise ValueError(f"{self.category}: say whom it concerns (audience=Audience.END_USERS, STAFF or "
+                             "BUSINESS_CUSTOMERS)")
+        if self.audience is not Audience.END_USERS and self.for_customers:
+            # Records of our staff and of our customers' admins are ours, as controller:
+            # a DPA's Annex I, which lists the processing done for customers, leaves them out.
+            raise ValueError(f"{self.category}: a category about {self.audience} is not processed for customers "
+                             "(for_customers=False)")
 
 
 REGISTRY: dict[type[peewee.Model], PersonalData] = {}

@@ -8,7 +8,7 @@ import peewee
 
 from app.models.base import BaseModel, utcnow
 from app.models.jobs import Job
-from app.models.registry import Erasure, LegalBasis, RetentionRule, personal_data
+from app.models.registry import Audience, Erasure, LegalBasis, RetentionRule, personal_data
 from app.models.user import User
 
 
@@ -45,13 +45,14 @@ STATUS_LABELS = {
 
 
 @personal_data(
+    audience=Audience.END_USERS,
     category="Privacy requests",
     holds="The requests you made about your data (erasure, restriction, objection, correction): what, when, the deadline, the decision and each step.",
     source="You, when you made a request; the privacy team, when they handled it.",
     purpose="To handle your requests within the legal deadlines and show that we did.",
     legal_basis=LegalBasis.LEGAL_OBLIGATION,
     recipients=("Supervisory authorities, on request",),
-    retention="24 months after the request was closed (CCPA §7101), then deleted.",
+    retention="24 months after the request was closed, then deleted.",  # its legal ground: hold_reason
     erasure=Erasure.LEGAL_HOLD,
     hold_reason="The record of a request, including an erasure, must be kept for 24 months (CCPA 11 CCR §7101; GDPR Art. 5(2) accountability). Its free-text details are erased.",
     person="user",
@@ -115,6 +116,7 @@ PrivacyRequest.add_index(PrivacyRequest.index(
 
 
 @personal_data(
+    audience=Audience.END_USERS,
     category="Privacy request timeline",
     holds="Each step of your requests: when it happened, what changed, and who did it.",
     source="Our systems and the privacy team, as your request was handled.",
@@ -135,6 +137,7 @@ class RequestEvent(BaseModel):
 
 
 @personal_data(
+    audience=Audience.END_USERS,
     category="Privacy team notes on your requests",
     holds="Notes the privacy team wrote while handling your requests: what they checked and why they decided as they did.",
     source="The privacy team.",

@@ -9,7 +9,7 @@ import peewee
 
 from app.models.base import BaseModel, utcnow
 from app.models.jobs import Job
-from app.models.registry import Erasure, LegalBasis, personal_data
+from app.models.registry import Audience, Erasure, LegalBasis, personal_data
 from app.models.user import User
 
 
@@ -21,6 +21,7 @@ _STAFF_RECORD = dict(
 
 
 @personal_data(category="Retention policies you changed (staff)",
+               audience=Audience.STAFF,
                for_customers=False,
                holds="For the privacy team: the retention policies you last changed, and when.",
                retention="As long as the policy exists.", person="updated_by", **_STAFF_RECORD)
@@ -40,6 +41,7 @@ class RetentionPolicy(BaseModel):
 
 
 @personal_data(category="Retention sweeps you started (staff)",
+               audience=Audience.STAFF,
                for_customers=False,
                holds="For the privacy team: the retention sweeps you ran by hand, when, and what they removed.",
                retention="As long as the run history is kept.", person="started_by", **_STAFF_RECORD)

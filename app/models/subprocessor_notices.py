@@ -6,12 +6,13 @@ from __future__ import annotations
 import peewee
 
 from app.models.base import BaseModel, utcnow
-from app.models.registry import Erasure, LegalBasis, personal_data
+from app.models.registry import Audience, Erasure, LegalBasis, personal_data
 from app.models.subprocessors import SubprocessorVersion
 from app.models.user import User
 
 
 @personal_data(category="Sub-processor change notices (business customers)",
+               audience=Audience.BUSINESS_CUSTOMERS,
                for_customers=False,
                holds="For business customers' admins: the notices of new or changed sub-processors we sent you, "
                      "and any objection you made, when and why.",

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import peewee
 
 from app.models.base import BaseModel, utcnow
-from app.models.registry import Erasure, LegalBasis, personal_data
+from app.models.registry import Audience, Erasure, LegalBasis, personal_data
 from app.models.user import User
 
 
@@ -89,6 +89,7 @@ class Subprocessor(_Described, BaseModel):
 
 
 @personal_data(category="Sub-processor register changes you made (staff)",
+               audience=Audience.STAFF,
                for_customers=False,
                holds="For the privacy team: the changes you made to the sub-processor register, when, and why.",
                source="Our systems, when a staff member changes the sub-processor register.",

@@ -4,11 +4,12 @@ from __future__ import annotations
 import peewee
 
 from app.models.base import BaseModel, utcnow
-from app.models.registry import Erasure, LegalBasis, RetentionRule, personal_data
+from app.models.registry import Audience, Erasure, LegalBasis, RetentionRule, personal_data
 from app.models.user import User
 
 
 @personal_data(
+    audience=Audience.END_USERS,
     category="Usage and navigation",
     holds="Pages you visited in the CRM: path, referrer, browser (user agent), IP address and time.",
     source="Our web servers, when you use the CRM.",
@@ -30,6 +31,7 @@ class UsageEvent(BaseModel):
 
 
 @personal_data(
+    audience=Audience.END_USERS,
     category="Email engagement",
     holds="Which of our emails were sent to you, and — only where you allowed tracking — opened or clicked, with the link.",
     source="Our mail system, and your mail client when it loads a tracking pixel or follows a tracked link.",
@@ -50,6 +52,7 @@ class EmailEngagement(BaseModel):
 
 
 @personal_data(
+    audience=Audience.END_USERS,
     category="Devices and push tokens",
     holds="Phones and browsers signed in to the app: platform, name, push-notification token, last seen.",
     source="The mobile app and browsers, when you sign in or allow notifications.",

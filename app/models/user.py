@@ -7,7 +7,7 @@ import peewee
 
 from app.models.base import BaseModel, utcnow
 from app.models.fields import EncryptedTextField
-from app.models.registry import Erasure, LegalBasis, personal_data
+from app.models.registry import Audience, Erasure, LegalBasis, personal_data
 
 
 class Role(enum.StrEnum):
@@ -33,6 +33,7 @@ ROLES_REQUIRING_TOTP = frozenset({Role.DPO, Role.ADMIN})
 
 
 @personal_data(
+    audience=Audience.END_USERS,
     category="Account",
     holds="Your email address, name, role, sign-in settings (password hash, two-factor seed) and account dates.",
     source="You, when you signed up, or the company that added you as a subscriber.",
@@ -101,6 +102,7 @@ def normalise_email(email: str) -> str:
 
 
 @personal_data(
+    audience=Audience.END_USERS,
     category="Sign-in links",
     holds="The address a one-time sign-in link was sent to, and when it was sent and used.",
     source="You, when you asked for a sign-in link.",

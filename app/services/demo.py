@@ -63,7 +63,7 @@ from app.services.newsletters import catalogue
 from app.services.platform import audit
 from app.services.rights import requests
 from app.services.rights.deadlines import due_date
-from app.services.rights.dpo import DENIAL_REASONS
+from app.services.rights.laws import law_of
 
 DEMO_PASSWORD = "demo"
 DEMO_TOTP_SECRET = "JBSWY3DPEHPK3PXP"
@@ -329,7 +329,7 @@ class _DemoBuilder:
                 closed = received + timedelta(days=outcome[1])
                 request = PrivacyRequest.create(status=outcome[0].value, decided_at=closed, **row, **(
                     {"completed_at": closed} if outcome[0] is RequestStatus.COMPLETED else
-                    {"denial_reason": DENIAL_REASONS["manifestly_unfounded"]}))
+                    {"denial_reason": law_of(jurisdiction).refusal_grounds["manifestly_unfounded"]}))
             RequestEvent.create(request=request, status=RequestStatus.PENDING_REVIEW.value, occurred_at=received,
                                 note="Request received.", actor_label="the person")
             if outcome:

@@ -7,6 +7,7 @@ from flask_login import current_user
 from app.extensions import login_manager
 from app.models.base import utcnow
 from app.services.accounts.auth import signed_in_user
+from app.services.rights.laws import law_of
 from app.web import access, errors, headers
 from app.web.navigation import navigation_for
 
@@ -53,6 +54,10 @@ def register_web(app: Flask) -> None:
     app.before_request(access.check_access)
     app.after_request(headers.add_security_headers)
     errors.register(app)
+
+    # Emails and PDFs about a request cite its own law (`law_of(request.jurisdiction)`):
+    # a global, so every template, from a view or a job, reads the same table.
+    app.add_template_global(law_of, "law_of")
 
     @app.context_processor
     def layout_context():

@@ -28,11 +28,11 @@ from flask import current_app
 from app.db import database, is_postgres
 from app.models import Company, CompanyExport, Job, JobStatus, Role, UploadedFile, User
 from app.models.base import utcnow
+from app.models.registry import LegalBasis
 from app.services.agreements import companies
 from app.services.platform import audit, jobs
 from app.services.platform.errors import ServiceError
 from app.services.rights import erasure, exports
-from app.models.registry import LegalBasis
 from app.services.rights.personal_data import plain_rows_of_people, registry_entries, rows_of_people, slug_of
 
 JOB_KIND = "customer_export"

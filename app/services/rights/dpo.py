@@ -17,6 +17,7 @@ from app.services.platform.errors import MailError, ServiceError
 from app.services.platform.mail import send_email
 from app.services.rights import legal_holds, requests
 from app.services.rights.deadlines import EXTENDABLE, JURISDICTIONS, due_date, extended_due_date
+from app.services.rights.laws import foreign_citations, law_of
 
 PAGE_SIZE = 50
 WEEK_DAYS = 7  # "due within 7 days": today and the next seven dates
@@ -25,17 +26,21 @@ S = RequestStatus
 DECIDABLE = (S.PENDING_REVIEW,)
 OPEN_VALUES = [s.value for s in requests.OPEN]
 
-# Reasons a refusal may give, each naming its legal ground (editable before sending).
-DENIAL_REASONS = {
-    "identity": "We could not verify your identity (GDPR Art. 12(6); CCPA 11 CCR §7060).",
-    "manifestly_unfounded": "The request is manifestly unfounded or excessive (GDPR Art. 12(5)).",
-    "legal_obligation": "We must keep this data to comply with a legal obligation (GDPR Art. 17(3)(b)).",
-    "legal_claims": "We need this data to establish, exercise or defend legal claims (GDPR Art. 17(3)(e)).",
-    "compelling_grounds": "We have compelling legitimate grounds that override your interests (GDPR Art. 21(1)).",
-}
-RIGHTS_NOTICE = ("You may complain to a data protection supervisory authority and seek a judicial remedy "
-                 "(GDPR Art. 12(4), 77 and 79).")
+# The grounds a refusal may give, the right to complain, and every citation come from
+# the request's own law (app.services.rights.laws), not from GDPR for everybody.
 
+
+def denial_reasons(request: PrivacyRequest) -> dict[str, str]:
+    """The grounds the DPO may start from (editable before sending), under the request's law."""
+    return law_of(request.jurisdiction).refusal_grounds
+
+
+def _cites_only_its_law(request: PrivacyRequest, text: str) -> None:
+    foreign = foreign_citations(text, request.jurisdiction)
+    if foreign:
+        raise ServiceError(f"This request is handled under {law_of(request.jurisdiction).name}, but the reason "
+                           f"cites {' and '.join(law_of(f).name for f in foreign)}: use the grounds listed for "
+                           "this request.")
 
 @dataclass(frozen=True)
 class QueueFilters:
@@ -110,12 +115,17 @@ def approve(request_id: int, actor: User, keep: list[str] = (), hold_reason: str
     `hold_until` (approved in part), whose ground the person is told with their right
     to complain."""
     request = get_request(request_id)
+    if keep and foreign_citations(hold_reason, request.jurisdiction):
+        law = law_of(request.jurisdiction)
+        raise legal_holds.HoldError("hold_reason", f"This request is handled under {law.name}: cite "
+                                                   f"{law.erasure_exceptions}, not another law.")
     holds = legal_holds.holds_for(User.get_by_id(request.user_id), list(keep), hold_reason, hold_until,
                                   utcnow().date())
     request = requests.approve_request(request_id, actor, holds)
     if holds:
         _tell(request, "approved in part", "Your request was approved in part", actor,
-              note=f"We are erasing your data now. {legal_holds.describe(holds)} {RIGHTS_NOTICE}")
+              note=f"We are erasing your data now. {legal_holds.describe(holds)} "
+                   f"{law_of(request.jurisdiction).complaint}")
     else:
         _tell(request, "approved", "Your request was approved", actor,
               note="We are carrying it out now." if request.kind == RequestKind.DELETION.value else "")
@@ -230,11 +240,13 @@ def complete(request_id: int, actor: User) -> PrivacyRequest:
 def deny(request_id: int, reason: str, actor: User) -> PrivacyRequest:
     if len(reason.strip()) < 10:
         raise ServiceError("Give the person the reason for the refusal, with its legal ground.")
+    _cites_only_its_law(get_request(request_id), reason)
     denied = requests.move(request_id, DECIDABLE, S.DENIED, f"Refused: {reason.strip()}", actor.email, actor,
                            decided_at=utcnow(), denial_reason=reason.strip())
     if denied is None:
         raise ServiceError("This request is not waiting for a decision.", 409)
-    _tell(denied, "denied", "Your request was refused", actor, note=f"{reason.strip()} {RIGHTS_NOTICE}")
+    _tell(denied, "denied", "Your request was refused", actor,
+          note=f"{reason.strip()} {law_of(denied.jurisdiction).complaint}")
     return denied
 
 

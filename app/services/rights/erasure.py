@@ -41,7 +41,8 @@ from app.models.registry import Erasure, PersonalData
 from app.services.consent.suppression import ERASURE, suppress
 from app.services.platform import audit, jobs
 from app.services.platform.mail import send_email
-from app.services.rights import erasure_log, legal_holds, requests
+from app.services.rights import audience, erasure_log, legal_holds, requests
+from app.services.rights.laws import law_of
 from app.services.rights.personal_data import found_under, rows_of
 
 ERASED_LABEL = "erased person #{id}"
@@ -243,6 +244,7 @@ def send_notices(job: Job, progress: jobs.Progress) -> None:
 
 def certificate_pdf(request: PrivacyRequest, done: list[dict]) -> bytes:
     html = render_template("erasure/certificate.html", request=request, done=done,
+                           shown=audience.certificate_rows(done, law_of(request.jurisdiction)),  # the empty folded
                            holds=legal_holds.holds_of(request),
                            kept_uploads=legal_holds.kept_uploads(legal_holds.holds_of(request)),
                            issued_at=utcnow(), controller=current_app.config["CONTROLLER_NAME"],

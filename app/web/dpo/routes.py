@@ -88,7 +88,7 @@ def _detail(request_id: int, status=200, **forms):
         note_form=NoteForm(formdata=None), button_form=EmptyForm(),
         jurisdiction_form=JurisdictionForm(formdata=None, jurisdiction=privacy_request.jurisdiction))
     return render_template("dpo/request.html", r=privacy_request, person=person, holdings=holdings_of(person),
-                           reasons=dpo.DENIAL_REASONS, now=utcnow(), days_left=days_left,
+                           reasons=dpo.denial_reasons(privacy_request), now=utcnow(), days_left=days_left,
                            notes=dpo.notes_of(request_id), holds=legal_holds.holds_of(privacy_request),
                            **(defaults | forms)), status
 

@@ -9,7 +9,8 @@ from app.extensions import limiter
 from app.models import Role
 from app.services.consent import age
 from app.services.rights import exports
-from app.services.rights.personal_data import entry_by_slug, holdings_of, page_of_rows, slug_of
+from app.services.rights.audience import holdings_for
+from app.services.rights.personal_data import entry_by_slug, page_of_rows, slug_of
 from app.services.rights.profiles import profile_of, rectify_profile
 from app.web.access import fresh_login, roles
 from app.web.my_data.forms import ProfileForm
@@ -25,7 +26,7 @@ def _export_context() -> dict:
 @bp.get("/")
 @roles(Role.SUBJECT)
 def overview():
-    return render_template("my_data/overview.html", holdings=holdings_of(current_user), slug_of=slug_of,
+    return render_template("my_data/overview.html", holdings=holdings_for(current_user), slug_of=slug_of,
                            **_export_context())
 
 

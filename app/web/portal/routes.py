@@ -6,7 +6,7 @@ from flask_login import current_user
 
 from app.models import Role
 from app.services.consent import age
-from app.services.rights.personal_data import holdings_of
+from app.services.rights.audience import holdings_for
 from app.services.rights.profiles import profile_of
 from app.web.access import roles
 from app.web.children.forms import BirthDateForm
@@ -20,4 +20,4 @@ def home():
     # Sign-up asks for the date of birth here, on the first page a new account sees,
     # until it is given: the age of consent decides what the person may agree to.
     age_form = BirthDateForm() if age.age_of(profile_of(current_user)) is None else None
-    return render_template("portal/home.html", holdings=holdings_of(current_user), age_form=age_form)
+    return render_template("portal/home.html", holdings=holdings_for(current_user), age_form=age_form)
