@@ -101,6 +101,7 @@ def test_a_restriction_is_approved_and_the_next_newsletter_send_and_sync_skip_th
     assert "Spring is here" not in [m["Subject"] for m in messages_to(smtp, alice.email)]
 
     page.reload()
+    expect(page.get_by_role("heading", name="The use of your data is restricted")).to_be_visible()
     expect(page.get_by_text(re.compile("Restriction in force: your data is stored but not used"))).to_be_visible()
     assert_accessible(page)
 

@@ -203,6 +203,6 @@ def approve_request(request_id: int, actor: User | None = None,
                                 completed_at=utcnow())
         elif request.kind == RequestKind.RESTRICTION.value:
             restrictions.start_approved(approved, actor)
-            approved = move(request_id, [S.APPROVED], S.COMPLETED, "Restricted.", who, actor, completed_at=utcnow())
+            approved = move(request_id, [S.APPROVED], S.COMPLETED, "Carried out.", who, actor, completed_at=utcnow())
     return approved
 

@@ -9,7 +9,7 @@ from app.extensions import limiter
 from app.models import RequestKind, Role
 from app.services.platform.errors import ServiceError
 from app.services.platform.links import external_url
-from app.services.rights import objections
+from app.services.rights import objections, restrictions
 from app.services.rights import requests as privacy_requests
 from app.web.access import fresh_login, public, roles
 from app.web.auth.forms import EmptyForm
@@ -27,6 +27,7 @@ def _form(**defaults) -> NewRequestForm:
 def _page(form, status=200):
     return render_template("privacy_requests/list.html", form=form, cancel_form=EmptyForm(),
                            requests=privacy_requests.requests_of(current_user),
+                           restrictions=restrictions.restrictions_of(current_user),
                            objection_labels={p.key: p.label for p in objections.choices()}), status
 
 
