@@ -132,6 +132,8 @@ EXPECTED = {
     "dpo.dpa_detail": {Role.DPO, Role.ADMIN},
     "dpo.dpa_countersign": {Role.DPO, Role.ADMIN},
     "dpo.dpa_download": {Role.DPO, Role.ADMIN},
+    "dpo.restrictions_list": {Role.DPO, Role.ADMIN},
+    "dpo.restriction_lift": {Role.DPO, Role.ADMIN},
 }
 # Routes naming an object by id: the sample id belongs to nobody, so even the right
 # role gets "not found" (the same answer as for someone else's object).
@@ -141,13 +143,13 @@ OBJECT_ROUTES = {"sales.import_upload", "sales.import_preview", "sales.import_pr
                  "integrations.disconnection", "dpo.subprocessor_detail", "dpo.subprocessor_remove"}
 OBJECT_ROUTES |= {"customer.dpa_detail", "customer.dpa_edit", "customer.dpa_preview", "customer.dpa_download",
                   "dpo.dpa_detail", "dpo.dpa_download"}
-OBJECT_ROUTES |= {"customer.notice_object", "customer.download_export"}
+OBJECT_ROUTES |= {"customer.notice_object", "customer.download_export", "dpo.restriction_lift"}
 SAMPLE_ARGS = {"token": "not-a-real-token", "filename": "css/app.css", "key": "marketing_email", "device_id": 1,
                "key_id": 1, "slug": "lead", "export_id": 1,
                "request_id": 999, "import_id": 999, "issue_id": 1, "newsletter_id": 1, "policy_id": 999,
                "run_id": 999, "job_id": "enforce_retention",
                "connection_id": 999, "deletion_id": 999, "provider": "google", "subprocessor_id": 999,
-               "dpa_id": 999, "version": 1, "notice_id": 999}
+               "dpa_id": 999, "version": 1, "notice_id": 999, "restriction_id": 999}
 
 
 def get_routes(app):

@@ -32,7 +32,8 @@ def test_a_key_gets_the_persons_current_state_per_purpose(client, make_user):
     assert purposes["click_tracking"]["last_changed_at"].endswith("Z")
     assert purposes["open_tracking"] == {"granted": False, "locked": False, "needs_reconfirmation": False,
                                          "notice_version": 1, "last_changed_at": None, "source": "default",
-                                         "parental_consent_required": False}
+                                         "parental_consent_required": False, "objected": False}
+    assert response.json["restricted"] is False
     assert purposes["billing"]["locked"] is True
 
 

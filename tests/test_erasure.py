@@ -83,7 +83,10 @@ def test_a_forged_confirmation_link_is_refused(client, alice):
 
 
 def test_other_kinds_go_straight_to_the_privacy_team_with_a_due_date(client, alice):
-    post_form(client, "/requests/", {"kind": "objection", "details": "No profiling, please"})
+    unsaid = post_form(client, "/requests/", {"kind": "objection", "details": "No profiling, please"})
+    assert unsaid.status_code == 400 and "Choose what you object to." in unsaid.text
+    post_form(client, "/requests/", {"kind": "objection", "processing": "product_analytics",
+                                     "details": "No profiling, please"})
     with database.connection_context():
         request = PrivacyRequest.get(PrivacyRequest.kind == "objection",
                                      PrivacyRequest.user == User.by_email("alice@example.com").id)

@@ -14,6 +14,7 @@ from app.models.imports import ImportEvidence, ImportStatus, SubscriberImport
 from app.models.newsletters import IssueDelivery, IssueStatus, Newsletter, NewsletterIssue, PendingSubscription, Unsubscribe
 from app.models.profile import Profile
 from app.models.registry import REGISTRY
+from app.models.restrictions import Restriction, RestrictionReason
 from app.models.retention import RetentionPolicy, RetentionRun, ScheduledRun
 from app.models.subprocessors import Subprocessor, SubprocessorVersion
 from app.models.subprocessor_notices import SubprocessorNotice
@@ -32,9 +33,9 @@ ALL_MODELS = (
     SubscriberImport, ImportEvidence, RetentionPolicy, RetentionRun, ScheduledRun,
     Subprocessor, SubprocessorVersion,
     DpaDocument, DpaFile, DpaSignature,
-    SubprocessorNotice, PendingRevocation,
+    SubprocessorNotice, PendingRevocation, Restriction,
     Company, CompanyMember, CompanyExport,
 )
 
 __all__ = [m.__name__ for m in ALL_MODELS] + [
-    "ALL_MODELS", "ConnectionStatus", "Direction", "DpaStatus", "ImportStatus", "IssueStatus", "JobStatus", "RequestKind", "RequestStatus", "REGISTRY", "ConsentSource", "LeadSource", "PurposeKind", "Role", "ROLES_REQUIRING_TOTP"]
+    "ALL_MODELS", "ConnectionStatus", "Direction", "DpaStatus", "ImportStatus", "IssueStatus", "JobStatus", "RequestKind", "RequestStatus", "RestrictionReason", "REGISTRY", "ConsentSource", "LeadSource", "PurposeKind", "Role", "ROLES_REQUIRING_TOTP"]

@@ -80,6 +80,11 @@ class PrivacyRequest(BaseModel):
     extension_reason = peewee.TextField(null=True)
     # A deletion approved in part: JSON list of {"category", "reason"} kept under a hold.
     legal_holds = peewee.TextField(null=True)
+    # An objection (Art. 21): what the person objects to (a purpose key, "direct_marketing"
+    # or "other"; None on objections filed before the choice existed: direct marketing),
+    # and the compelling legitimate grounds (Art. 21(1)) when the DPO refused it.
+    processing = peewee.CharField(max_length=40, null=True)
+    compelling_grounds = peewee.TextField(null=True)
 
     class Meta:
         indexes = (

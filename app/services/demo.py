@@ -61,7 +61,7 @@ from app.services.consent import ledger
 from app.services.consent.purposes import ensure_catalogue
 from app.services.newsletters import catalogue
 from app.services.platform import audit
-from app.services.rights import requests
+from app.services.rights import requests, restrictions
 from app.services.rights.deadlines import due_date
 from app.services.rights.laws import law_of
 
@@ -250,6 +250,8 @@ class _DemoBuilder:
                                      "My company name is Martin & Byrne Consulting, not Martin Consulting.",
                                      confirm_link=lambda token: "", notify=False)
         requests.approve_request(done.id)
+        restrictions.end_pending(done, "Demo data: the correction was made, so its restriction ended.", None,
+                                 "system", "demo", notice_sent=False)
         dpo = User.by_email("dpo@example.com")
         RequestNote.create(request=done, author=dpo, author_label=dpo.email,
                            body="Checked the company register: the new name is right.")

@@ -23,7 +23,7 @@ def register_web(app: Flask) -> None:
         notices,  # noqa: F401  (its routes join the customer blueprint)
     )
     from app.web.customer.routes import bp as customer_bp
-    from app.web.dpo import dashboard, dpas, retention, subprocessors  # noqa: F401  (their routes join the same blueprint)
+    from app.web.dpo import dashboard, dpas, restrictions, retention, subprocessors  # noqa: F401  (their routes join the same blueprint)
     from app.web.dpo.routes import bp as dpo_bp
     from app.web.integrations.routes import bp as integrations_bp
     from app.web.my_data.routes import bp as my_data_bp

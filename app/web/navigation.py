@@ -6,7 +6,8 @@ from app.models import Role
 NAVIGATION = {
     Role.SUBJECT: [("portal.home", "My privacy"), ("my_data.overview", "My data"), ("preferences.page", "Preferences"),
                    ("integrations.index", "Integrations"), ("privacy_requests.index", "Requests")],
-    Role.DPO: [("dpo.home", "DPO console"), ("dpo.request_queue", "Requests"), ("dpo.audit_log", "Audit log"),
+    Role.DPO: [("dpo.home", "DPO console"), ("dpo.request_queue", "Requests"),
+               ("dpo.restrictions_list", "Restrictions"), ("dpo.audit_log", "Audit log"),
                ("dpo.registry", "Data register"), ("dpo.retention_policies", "Retention"),
                ("dpo.subprocessors_register", "Sub-processors"), ("dpo.dpa_list", "DPAs")],
     Role.SALES_OPS: [("sales.home", "Sales ops"), ("sales.newsletter_list", "Newsletters"),
@@ -14,6 +15,7 @@ NAVIGATION = {
     # Admins see the DPO's console too (and may act: the audit log names them).
     Role.ADMIN: [("admin.users", "Users"), ("admin.purposes", "Purposes"), ("admin.api_keys", "API keys"),
                  ("admin.scheduled_jobs", "Jobs"), ("dpo.home", "DPO console"), ("dpo.request_queue", "Requests"),
+                 ("dpo.restrictions_list", "Restrictions"),
                  ("dpo.registry", "Data register"), ("dpo.retention_policies", "Retention"),
                  ("dpo.subprocessors_register", "Sub-processors"), ("dpo.dpa_list", "DPAs")],
     Role.CUSTOMER_ADMIN: [("customer.home", "Company"), ("customer.dpa_list", "DPA"),

@@ -6,6 +6,7 @@ import secrets
 
 from app.models import ApiKey, PurposeKind, User
 from app.models.base import utcnow
+from app.models.restrictions import DIRECT_MARKETING, Restriction, upheld_objections
 from app.models.user import normalise_email
 from app.services.consent.ledger import choices_for
 from app.services.consent.suppression import is_erased, is_suppressed
@@ -57,29 +58,50 @@ def consent_status(email: str) -> dict | None:
     An unknown address runs the same queries, so response times do not tell them apart.
     A suppressed address gets a no to every purpose but the essential ones (security,
     account, billing), which suppression never touches; an erased address gets a no
-    to everything, essential included: nothing at all may reach it."""
+    to everything, essential included: nothing at all may reach it. A restricted
+    person (Art. 18: stored, not used) gets a no to every purpose but the essential
+    ones, with `restricted: true`; a purpose their upheld objection stopped (Art. 21)
+    is a no with `objected: true`, until they themselves say yes to it again."""
     user = User.by_email(normalise_email(email))
-    choices = choices_for(user or User(id=0, email=""))
+    person = user or User(id=0, email="")
+    choices = choices_for(person)
+    restricted = Restriction.applies_to(person.id)
+    objected = _objected(choices, upheld_objections(person.id))
     if is_suppressed(email):
         erased = is_erased(email)
-        return {"email": normalise_email(email), "suppressed": True, "erased": erased, "purposes": {
-            c.purpose.key: _answer(c) if c.purpose.kind == PurposeKind.ESSENTIAL.value and not erased else {
-                "granted": False, "locked": False, "needs_reconfirmation": False,
-                "notice_version": c.purpose.notice_version, "last_changed_at": None, "source": "suppressed"}
-            for c in choices}}
+        return {"email": normalise_email(email), "suppressed": True, "erased": erased,
+                "restricted": restricted and not erased, "purposes": {
+                    c.purpose.key: _answer(c, restricted, objected)
+                    if c.purpose.kind == PurposeKind.ESSENTIAL.value and not erased else {
+                        "granted": False, "locked": False, "needs_reconfirmation": False,
+                        "notice_version": c.purpose.notice_version, "last_changed_at": None, "source": "suppressed",
+                        "objected": c.purpose.key in objected}
+                    for c in choices}}
     if user is None:
         return None
-    return {"email": user.email, "suppressed": False, "erased": False,
-            "purposes": {c.purpose.key: _answer(c) for c in choices}}
+    return {"email": user.email, "suppressed": False, "erased": False, "restricted": restricted,
+            "purposes": {c.purpose.key: _answer(c, restricted, objected) for c in choices}}
 
 
-def _answer(c) -> dict:
+def _objected(choices, upheld: set[str]) -> set[str]:
+    """Purposes an upheld objection stopped and that are still off (the person's own
+    later yes ends the objection): each one objected to, and for the absolute
+    objection to direct marketing, every marketing and tracking purpose."""
+    marketing = DIRECT_MARKETING in upheld
+    return {c.purpose.key for c in choices if not c.granted and (
+        c.purpose.key in upheld
+        or marketing and c.purpose.kind in (PurposeKind.MARKETING.value, PurposeKind.TRACKING.value))}
+
+
+def _answer(c, restricted: bool = False, objected: set[str] = frozenset()) -> dict:
+    usable = c.purpose.kind == PurposeKind.ESSENTIAL.value or not restricted
     return {
-        "granted": c.granted,
+        "granted": c.granted and usable and c.purpose.key not in objected,
         "locked": c.locked,
         "needs_reconfirmation": c.needs_reconfirmation,
         "notice_version": c.purpose.notice_version,
         "last_changed_at": c.state.updated_at.isoformat() + "Z" if c.state else None,
         "source": c.state.source if c.state else "default",
         "parental_consent_required": c.needs_parent,
+        "objected": c.purpose.key in objected,
     }

@@ -26,7 +26,7 @@ from flask import current_app, session
 from joserfc.errors import JoseError
 
 from app.db import database
-from app.models import Connection, ConnectionStatus, Direction, Job, Lead, PendingRevocation, User
+from app.models import Connection, ConnectionStatus, Direction, Job, Lead, PendingRevocation, Restriction, User
 from app.models.base import utcnow
 from app.services.integrations import catalogue
 from app.services.platform import audit, jobs
@@ -316,6 +316,8 @@ def run_sync(job: Job, progress: jobs.Progress) -> None:
         return  # disconnected meanwhile: nothing to do
     if not User.get_by_id(connection.user_id).active:
         return  # an account being erased (or closed) syncs nothing more
+    if Restriction.applies_to(connection.user_id):
+        return  # restricted (Art. 18): what we hold is stored, nothing more is fetched or matched
     i = catalogue.integration(connection.integration)
     try:
         ADAPTERS[i.adapter](connection, api_session(connection), progress)
@@ -355,7 +357,8 @@ def sync_all_due() -> int:
     """The scheduler's periodic sync of every live connection with a sync adapter."""
     queued = 0
     live = (Connection.select().join(User, on=(Connection.user == User.id))
-            .where(Connection.status == ConnectionStatus.CONNECTED.value, User.active == True))  # noqa: E712
+            .where(Connection.status == ConnectionStatus.CONNECTED.value, User.active == True,  # noqa: E712
+                   User.id.not_in(Restriction.restricted_people())))
     for connection in live:
         i = catalogue.integration(connection.integration)
         if i and i.adapter in ADAPTERS and catalogue.credentials(i.provider):

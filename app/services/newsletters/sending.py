@@ -39,6 +39,7 @@ from app.models import (
     User,
 )
 from app.models.base import utcnow
+from app.models.restrictions import Restriction
 from app.services.consent import ledger
 from app.services.consent.preference_links import make_token as preferences_token
 from app.services.consent.suppression import is_suppressed
@@ -129,10 +130,13 @@ def send_job(job: Job, progress: jobs.Progress) -> None:
 
 
 def _consenting(newsletter: Newsletter):
-    """Active people whose current consent state is on. The notice-version check and
-    the suppression list are applied per person just before sending (_may_mail)."""
+    """Active people whose current consent state is on and whose data is not
+    restricted (Art. 18: stored, not used). The notice-version check, the suppression
+    list and a restriction started since are checked per person just before sending
+    (_may_mail)."""
     return (User.select().join(ConsentState, on=(ConsentState.user == User.id))
-            .where(ConsentState.purpose == newsletter.purpose_id, ConsentState.granted, User.active))
+            .where(ConsentState.purpose == newsletter.purpose_id, ConsentState.granted, User.active,
+                   User.id.not_in(Restriction.restricted_people())))
 
 
 def _pending(issue: NewsletterIssue):
@@ -143,7 +147,8 @@ def _pending(issue: NewsletterIssue):
 def _may_mail(person: User, purpose: Purpose) -> bool:
     """Read fresh for each person: someone who unsubscribed since the batch was read,
     or since the issue was composed, is not mailed."""
-    return ledger.choice_for(person, purpose).granted and not is_suppressed(person.email)
+    return (ledger.choice_for(person, purpose).granted and not is_suppressed(person.email)
+            and not Restriction.applies_to(person.id))
 
 
 @dataclass(frozen=True)
@@ -299,6 +304,8 @@ def record_open(token: str) -> None:
 
 
 def _record(person: User | None, issue: NewsletterIssue, purpose_key: str, kind: str, url: str = "") -> None:
-    # Consent may have been withdrawn since the email was sent: then nothing is kept.
-    if person is not None and ledger.choice_for(person, ledger.purpose_by_key(purpose_key)).granted:
+    # Consent may have been withdrawn since the email was sent, or the person's data
+    # restricted (Art. 18): then nothing is kept.
+    if (person is not None and ledger.choice_for(person, ledger.purpose_by_key(purpose_key)).granted
+            and not Restriction.applies_to(person.id)):
         EmailEngagement.create(user=person.id, kind=kind, campaign=campaign_of(issue), link_url=url[:500])

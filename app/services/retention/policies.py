@@ -23,6 +23,7 @@ from app.db import database, is_postgres
 from app.models import REGISTRY, ConsentState, Job, PrivacyRequest, Purpose, User
 from app.models.base import utcnow
 from app.models.registry import PersonalData
+from app.models.restrictions import Restriction
 from app.models.retention import RetentionPolicy, RetentionRun
 from app.services.platform import audit, jobs
 from app.services.platform.errors import ServiceError
@@ -193,7 +194,15 @@ def _any(conditions: list):
 
 
 def _not_held(p: Policy, condition, now: datetime):
+    """Leave alone the rows of people under a legal hold, and of people whose data is
+    restricted (Art. 18). A restriction means "store only": their rows are neither
+    anonymised nor deleted, not even at the end of the retention period or after a
+    withdrawn consent, since a restriction is asked for precisely to keep data as it
+    is (for a legal claim, or instead of its erasure: Art. 18(1)(b)-(c)). The sweep
+    after the restriction is lifted catches up with them."""
     held = held_people(p.category, now.date())
+    person = _person_column(p)
+    condition &= person.is_null() | person.not_in(Restriction.restricted_people())  # NULL: already anonymised
     return condition & _person_column(p).not_in(held) if held else condition
 
 

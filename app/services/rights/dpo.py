@@ -15,7 +15,7 @@ from app.models.user import normalise_email
 from app.services.platform import audit
 from app.services.platform.errors import MailError, ServiceError
 from app.services.platform.mail import send_email
-from app.services.rights import legal_holds, requests
+from app.services.rights import legal_holds, objections, requests, restrictions
 from app.services.rights.deadlines import EXTENDABLE, JURISDICTIONS, due_date, extended_due_date
 from app.services.rights.laws import foreign_citations, law_of
 
@@ -127,9 +127,20 @@ def approve(request_id: int, actor: User, keep: list[str] = (), hold_reason: str
               note=f"We are erasing your data now. {legal_holds.describe(holds)} "
                    f"{law_of(request.jurisdiction).complaint}")
     else:
-        _tell(request, "approved", "Your request was approved", actor,
-              note="We are carrying it out now." if request.kind == RequestKind.DELETION.value else "")
+        _tell(request, "approved", "Your request was approved", actor, note=_approval_note(request))
     return request
+
+
+def _approval_note(request: PrivacyRequest) -> str:
+    """Say exactly what the approval did: what stopped, or that the data is restricted."""
+    if request.kind == RequestKind.DELETION.value:
+        return "We are carrying it out now."
+    if request.kind == RequestKind.OBJECTION.value:
+        return objections.processing_of(request).stopped
+    if request.kind == RequestKind.RESTRICTION.value:
+        return ("Your data is now restricted: we store it but do not use it. We will tell you before we lift "
+                "the restriction.")
+    return ""
 
 
 def approve_routine(request_id: int, actor: User) -> PrivacyRequest:
@@ -237,16 +248,28 @@ def complete(request_id: int, actor: User) -> PrivacyRequest:
     return done
 
 
-def deny(request_id: int, reason: str, actor: User) -> PrivacyRequest:
+GROUNDS_NEEDED = ("An objection is refused only on compelling legitimate grounds that override the person's "
+                  "interests (GDPR Art. 21(1)): write them out.")
+
+
+def deny(request_id: int, reason: str, actor: User, grounds: str = "") -> PrivacyRequest:
+    """Refuse, with the reason the person reads. An objection the DPO weighs also needs
+    the compelling legitimate grounds (Art. 21(1)), kept on the request and in its
+    timeline; direct marketing has none to weigh (it is absolute)."""
     if len(reason.strip()) < 10:
         raise ServiceError("Give the person the reason for the refusal, with its legal ground.")
-    _cites_only_its_law(get_request(request_id), reason)
-    denied = requests.move(request_id, DECIDABLE, S.DENIED, f"Refused: {reason.strip()}", actor.email, actor,
-                           decided_at=utcnow(), denial_reason=reason.strip())
+    request, grounds = get_request(request_id), grounds.strip()
+    _cites_only_its_law(request, reason)
+    weighed = request.kind == RequestKind.OBJECTION.value and not objections.processing_of(request).absolute
+    if weighed and len(grounds) < 20:
+        raise ServiceError(GROUNDS_NEEDED)
+    note = f"Refused: {reason.strip()}" + (f" Compelling legitimate grounds: {grounds}" if weighed else "")
+    denied = requests.move(request_id, DECIDABLE, S.DENIED, note, actor.email, actor, decided_at=utcnow(),
+                           denial_reason=reason.strip(), compelling_grounds=grounds[:4000] if weighed else None)
     if denied is None:
         raise ServiceError("This request is not waiting for a decision.", 409)
-    _tell(denied, "denied", "Your request was refused", actor,
-          note=f"{reason.strip()} {law_of(denied.jurisdiction).complaint}")
+    said = f"{reason.strip()} Our compelling legitimate grounds: {grounds}" if weighed else reason.strip()
+    _tell(denied, "denied", "Your request was refused", actor, note=f"{said} {law_of(denied.jurisdiction).complaint}")
     return denied
 
 
@@ -292,15 +315,21 @@ def assign(request_id: int, assignee_id: int | None, actor: User) -> PrivacyRequ
 def _tell(request: PrivacyRequest, what: str, subject: str, actor: User, note: str) -> None:
     """Email the person about a decision already made. If the mail server refuses,
     the decision stands: the timeline says the person was not told, and
-    `request.told` lets the page say so too."""
+    `request.told` lets the page say so too. A decision that closes a correction or an
+    objection also ends the restriction that applied while it was pending: its email
+    says so first (Art. 18(3)), and if it could not be sent the restriction stays."""
     person = User.get_by_id(request.user_id)
     request.told = True
-    if not person.active:
-        return
-    try:
-        send_email(person.email, f"{subject} (request {request.id})", "request_decided",
-                   request=request, what=what, note=note)
-    except MailError:
-        request.told = False
-        requests.log(request, f"The email saying it was {what} could not be sent: tell the person another way.",
-                     actor)
+    closing = request.status in (S.COMPLETED.value, S.DENIED.value) and restrictions.pending_on(request)
+    if closing:
+        note = f"{note} {restrictions.ENDS_WITH_DECISION}".strip()
+    if person.active:
+        try:
+            send_email(person.email, f"{subject} (request {request.id})", "request_decided",
+                       request=request, what=what, note=note)
+        except MailError:
+            request.told = False
+            requests.log(request, f"The email saying it was {what} could not be sent: tell the person another "
+                                  "way.", actor)
+    if closing:
+        restrictions.end_with_decision(request, actor, request.told)

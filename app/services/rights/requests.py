@@ -12,13 +12,11 @@ from typing import Callable, Iterable
 from app.db import database, is_postgres
 from app.models import PrivacyRequest, Profile, RequestEvent, RequestKind, RequestStatus, User
 from app.models.base import utcnow
-from app.models.consent import ConsentSource
-from app.services.consent import ledger
 from app.services.platform import audit, jobs
 from app.services.platform.errors import ServiceError
 from app.services.platform.mail import send_email
 from app.services.platform.signed_links import SignedLink
-from app.services.rights import legal_holds
+from app.services.rights import legal_holds, objections, restrictions
 from app.services.rights.deadlines import due_date, jurisdiction_for
 
 COOLING_OFF = timedelta(days=14)
@@ -64,13 +62,16 @@ def log(request: PrivacyRequest, note: str, actor: User) -> None:
 
 
 def file_request(user: User, kind: RequestKind, details: str, confirm_link: Callable[[str], str],
-                 notify: bool = True) -> PrivacyRequest:
+                 notify: bool = True, processing: str | None = None) -> PrivacyRequest:
     """File a request. An erasure is only real once confirmed from the emailed link.
     Asking again while one is open returns the open one; an unconfirmed erasure gets
-    a fresh link (the first email may never have arrived)."""
+    a fresh link (the first email may never have arrived). An objection names what it
+    objects to (`processing`, see app.services.rights.objections); a correction or an
+    objection the DPO must weigh restricts the person's data until it is decided."""
+    objected = objections.check(processing, details) if kind is RequestKind.OBJECTION else None
     with database.atomic():
         _lock_person(user)
-        request = open_request(user, kind)
+        request = open_request(user, kind, objected.key if objected else None)
         if request is None:
             now = utcnow()
             first = S.AWAITING_CONFIRMATION if kind is RequestKind.DELETION else S.PENDING_REVIEW
@@ -78,18 +79,28 @@ def file_request(user: User, kind: RequestKind, details: str, confirm_link: Call
             jurisdiction = jurisdiction_for(profile.country if profile else None)
             request = PrivacyRequest.create(user=user, kind=kind.value, details=details.strip()[:5000],
                                             received_at=now, due_at=due_date(now, jurisdiction),
-                                            jurisdiction=jurisdiction, status=first.value, receipt_confirmed_at=now)
+                                            jurisdiction=jurisdiction, status=first.value, receipt_confirmed_at=now,
+                                            processing=objected.key if objected else None)
             RequestEvent.create(request=request, status=first.value, actor_label=user.email,
                                 note="Request received" + ("; confirmation link emailed." if first is
                                                            S.AWAITING_CONFIRMATION else "."))
             audit.record(audit.Event(f"request.{first.value}", actor=user, subject=user,
                                      details={"request_id": request.id, "kind": kind.value}))
+            if objected and objected.absolute:  # no balancing to do: it takes effect now (Art. 21(3))
+                objections.carry_out(request, None)
+                request = move(request.id, [S.PENDING_REVIEW], S.COMPLETED, objected.stopped, "system", user,
+                               decided_at=now)
+            else:
+                restrictions.start_while_pending(request)
     if not notify:  # imports and demo data: recorded, nobody emailed
         return request
     if request.status == S.AWAITING_CONFIRMATION.value:
         send_email(user.email, "Confirm that you want your data erased", "confirm_deletion",
                    link=confirm_link(CONFIRMATION_LINK.make({"r": request.id})),
                    hours=int(CONFIRM_LINK_LIFETIME.total_seconds() // 3600), days=COOLING_OFF.days)
+    elif request.status == S.COMPLETED.value:  # an objection to direct marketing: done on filing
+        send_email(user.email, f"Your objection took effect (request {request.id})", "request_decided",
+                   request=request, what="carried out at once", note=objections.processing_of(request).stopped)
     elif request.received_at == request.receipt_confirmed_at:  # just filed: confirm receipt (CCPA §7021)
         send_email(user.email, f"We received your request {request.id}", "request_received", request=request)
     return request
@@ -100,9 +111,13 @@ def _lock_person(user: User) -> None:
         database.execute_sql("SELECT id FROM users WHERE id = %s FOR UPDATE", (user.id,))
 
 
-def open_request(user: User, kind: RequestKind) -> PrivacyRequest | None:
-    return (PrivacyRequest.select().where(PrivacyRequest.user == user.id, PrivacyRequest.kind == kind.value,
-                                          PrivacyRequest.status.in_([s.value for s in OPEN])).first())
+def open_request(user: User, kind: RequestKind, processing: str | None = None) -> PrivacyRequest | None:
+    """The person's open request of that kind; for an objection, to that same processing."""
+    query = PrivacyRequest.select().where(PrivacyRequest.user == user.id, PrivacyRequest.kind == kind.value,
+                                          PrivacyRequest.status.in_([s.value for s in OPEN]))
+    if processing is not None:
+        query = query.where(PrivacyRequest.processing == processing)
+    return query.first()
 
 
 def request_for_token(token: str) -> PrivacyRequest:
@@ -129,9 +144,11 @@ def confirm_deletion(token: str) -> PrivacyRequest:
 
 def cancel_request(user: User, request_id: int) -> PrivacyRequest:
     request_of(user, request_id)  # 404 for other people's
-    cancelled = move(request_id, CANCELLABLE, S.CANCELLED, "Cancelled by the person.", user.email)
-    if cancelled is None:
-        raise ServiceError("This request can no longer be cancelled: it is already being carried out.", 409)
+    with database.atomic():
+        cancelled = move(request_id, CANCELLABLE, S.CANCELLED, "Cancelled by the person.", user.email)
+        if cancelled is None:
+            raise ServiceError("This request can no longer be cancelled: it is already being carried out.", 409)
+        restrictions.end_on_cancel(cancelled, user.email)
     return cancelled
 
 
@@ -158,9 +175,9 @@ def end_cooling_off() -> int:
 def approve_request(request_id: int, actor: User | None = None,
                     holds: list[legal_holds.Hold] = ()) -> PrivacyRequest:
     """The DPO's yes. An erasure then runs as a job, leaving alone what `holds` keeps
-    (approved in part); an objection takes effect at once (it is absolute for direct
-    marketing, Art. 21(3)); the other kinds stay approved until the privacy team has
-    carried them out."""
+    (approved in part); an objection stops exactly what it objects to, at once; a
+    restriction is in force at once; a correction stays approved until the privacy
+    team has carried it out."""
     request = PrivacyRequest.get_or_none(PrivacyRequest.id == request_id)
     if request is None:
         raise ServiceError(f"No request {request_id}.", 404)
@@ -180,9 +197,12 @@ def approve_request(request_id: int, actor: User | None = None,
         if approved is None:
             raise ServiceError(f"Request {request_id} is {request.status}, not waiting for a decision.", 409)
         if request.kind == RequestKind.OBJECTION.value:
-            person = User.get_by_id(request.user_id)
-            ledger.stop_all_marketing(person, ledger.Origin(ConsentSource.STAFF, actor=actor))
-            approved = move(request_id, [S.APPROVED], S.COMPLETED,
-                            "Direct marketing and its profiling switched off.", who, actor, completed_at=utcnow())
+            stopped = objections.carry_out(approved, actor)
+            if stopped.key != objections.OTHER:  # "something else" is marked done by the privacy team
+                approved = move(request_id, [S.APPROVED], S.COMPLETED, stopped.stopped, who, actor,
+                                completed_at=utcnow())
+        elif request.kind == RequestKind.RESTRICTION.value:
+            restrictions.start_approved(approved, actor)
+            approved = move(request_id, [S.APPROVED], S.COMPLETED, "Carried out.", who, actor, completed_at=utcnow())
     return approved
 

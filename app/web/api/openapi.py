@@ -3,9 +3,11 @@ from __future__ import annotations
 
 PURPOSE_STATE = {
     "type": "object",
-    "required": ["granted", "locked", "needs_reconfirmation", "notice_version", "last_changed_at", "source"],
+    "required": ["granted", "locked", "needs_reconfirmation", "notice_version", "last_changed_at", "source",
+                 "objected"],
     "properties": {
-        "granted": {"type": "boolean", "description": "May we act on this purpose now?"},
+        "granted": {"type": "boolean", "description": "May we act on this purpose now? False for every purpose "
+                                                      "but the essential ones while the person is restricted."},
         "locked": {"type": "boolean", "description": "Essential communication that cannot be switched off."},
         "needs_reconfirmation": {"type": "boolean",
                                  "description": "Consent was given to an older notice; not assumed until confirmed."},
@@ -17,6 +19,9 @@ PURPOSE_STATE = {
             "type": "boolean",
             "description": "A child below the age of digital consent: a purpose based on consent is granted only "
                            "when a parent or guardian agreed (GDPR Art. 8). Optional field."},
+        "objected": {"type": "boolean", "description": "The person objected to this processing (GDPR Art. 21) and "
+                                                       "the objection was upheld: it must not be done, whatever "
+                                                       "its legal basis."},
     },
 }
 ERROR = {"type": "object", "properties": {"error": {"type": "string"}, "detail": {"type": "string"},
@@ -42,12 +47,16 @@ def openapi_document(server_url: str) -> dict:
                             "schema": {"type": "string", "format": "email"}}],
             "responses": {
                 "200": {"description": "The person's choices", "content": {"application/json": {"schema": {
-                    "type": "object", "required": ["email", "suppressed", "erased", "purposes"],
+                    "type": "object", "required": ["email", "suppressed", "erased", "restricted", "purposes"],
                     "properties": {"email": {"type": "string"}, "suppressed": {
                         "type": "boolean", "description": "On the suppression list (never to be sent marketing "
                                                           "again): every purpose but the essential ones is refused."},
                         "erased": {"type": "boolean", "description": "The person's data was erased: every purpose, "
                                                                      "essential included, is refused."},
+                        "restricted": {"type": "boolean", "description": "The person's data is restricted (GDPR "
+                                       "Art. 18): stored, not used. Every purpose but the essential ones is "
+                                       "refused until the restriction is lifted; do not share, track, analyse or "
+                                       "market to them."},
                         "purposes": {
                         "type": "object", "additionalProperties": {"$ref": "#/components/schemas/PurposeState"}}}}}}},
                 "400": {"description": "No email given", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},

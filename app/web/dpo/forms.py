@@ -20,6 +20,9 @@ class DenyForm(FlaskForm):
     reason = TextAreaField("Reason the person will read (with its legal ground)", validators=[
         DataRequired("Give the reason for the refusal."),
         Length(min=10, max=2000, message="Write the reason out, with its legal ground: the person will read it.")])
+    # Shown for an objection the DPO weighs, where the service requires it (Art. 21(1)).
+    grounds = TextAreaField("Compelling legitimate grounds that override the person's interests (recorded, and "
+                            "sent to the person)", validators=[Optional(), Length(max=4000)])
 
 
 class ExtendForm(FlaskForm):
@@ -72,3 +75,9 @@ class RetentionPolicyForm(FlaskForm):
 
 class RetentionRunForm(FlaskForm):
     category = HiddenField()
+
+
+class LiftRestrictionForm(FlaskForm):
+    reason = TextAreaField("Why the restriction ends (the person will read it)", validators=[
+        DataRequired("Say why the restriction is lifted."),
+        Length(min=10, max=2000, message="Write the reason out: the person will read it.")])

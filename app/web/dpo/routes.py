@@ -10,7 +10,8 @@ from app.models import RequestKind, RequestStatus, Role, User
 from app.models.base import utcnow
 from app.services.platform.audit import actions as audit_actions
 from app.services.platform.audit import search_events
-from app.services.rights import child_reports, dpo, legal_holds
+from app.services.platform.errors import ServiceError
+from app.services.rights import child_reports, dpo, legal_holds, objections, restrictions
 from app.services.rights.deadlines import JURISDICTIONS, days_left
 from app.services.rights.dpo import QueueFilters
 from app.services.rights.personal_data import holdings_of, registry_entries
@@ -90,6 +91,9 @@ def _detail(request_id: int, status=200, **forms):
     return render_template("dpo/request.html", r=privacy_request, person=person, holdings=holdings_of(person),
                            reasons=dpo.denial_reasons(privacy_request), now=utcnow(), days_left=days_left,
                            notes=dpo.notes_of(request_id), holds=legal_holds.holds_of(privacy_request),
+                           restrictions=restrictions.restrictions_of(person),
+                           objection=objections.processing_of(privacy_request)
+                           if privacy_request.kind == RequestKind.OBJECTION.value else None,
                            **(defaults | forms)), status
 
 
@@ -144,8 +148,14 @@ def deny(request_id):
     form = DenyForm()
     if not form.validate_on_submit():
         return _detail(request_id, deny_form=form, status=400)
-    _flash_decision(dpo.deny(request_id, form.reason.data, current_user),
-                    f"Request {request_id} refused; the person was told why and how to complain.")
+    try:
+        denied = dpo.deny(request_id, form.reason.data, current_user, grounds=form.grounds.data or "")
+    except ServiceError as e:
+        if e.message != dpo.GROUNDS_NEEDED:
+            raise
+        form.grounds.errors = [e.message]
+        return _detail(request_id, deny_form=form, status=400)
+    _flash_decision(denied, f"Request {request_id} refused; the person was told why and how to complain.")
     return redirect(url_for("dpo.request_detail", request_id=request_id), 303)
 
 

@@ -9,6 +9,7 @@ from app.extensions import limiter
 from app.models import RequestKind, Role
 from app.services.platform.errors import ServiceError
 from app.services.platform.links import external_url
+from app.services.rights import objections, restrictions
 from app.services.rights import requests as privacy_requests
 from app.web.access import fresh_login, public, roles
 from app.web.auth.forms import EmptyForm
@@ -17,15 +18,23 @@ from app.web.privacy_requests.forms import NewRequestForm
 bp = Blueprint("privacy_requests", __name__, url_prefix="/requests")
 
 
+def _form(**defaults) -> NewRequestForm:
+    form = NewRequestForm(**defaults)
+    form.processing.choices = [(p.key, p.label) for p in objections.choices()]
+    return form
+
+
 def _page(form, status=200):
     return render_template("privacy_requests/list.html", form=form, cancel_form=EmptyForm(),
-                           requests=privacy_requests.requests_of(current_user)), status
+                           requests=privacy_requests.requests_of(current_user),
+                           restrictions=restrictions.restrictions_of(current_user),
+                           objection_labels={p.key: p.label for p in objections.choices()}), status
 
 
 @bp.get("/")
 @roles(Role.SUBJECT)
 def index():
-    form = NewRequestForm(kind=request.args.get("kind", RequestKind.DELETION.value))
+    form = _form(kind=request.args.get("kind", RequestKind.DELETION.value))
     return _page(form)
 
 
@@ -34,14 +43,22 @@ def index():
 @fresh_login
 @limiter.limit("10/hour")
 def file():
-    form = NewRequestForm()
+    form = _form()
     if not form.validate_on_submit():
         return _page(form, 400)
     kind = RequestKind(form.kind.data)
-    filed = privacy_requests.file_request(current_user, kind, form.details.data or "", lambda token: external_url(
-        "privacy_requests.confirm", token=token))
+    try:
+        filed = privacy_requests.file_request(
+            current_user, kind, form.details.data or "",
+            lambda token: external_url("privacy_requests.confirm", token=token),
+            processing=form.processing.data if kind is RequestKind.OBJECTION else None)
+    except objections.ObjectionError as e:
+        getattr(form, e.field).errors = [e.message]
+        return _page(form, 400)
     if filed.status == "awaiting_confirmation":
         flash(f"Check your email ({current_user.email}): confirm the erasure from the link we sent.", "success")
+    elif filed.status == "completed":
+        flash(f"Objection recorded and carried out: {objections.processing_of(filed).stopped}", "success")
     else:
         flash(f"Request received: “{filed.kind_label}”. We answer by {filed.due_at:%d %B %Y}.", "success")
     return redirect(url_for("privacy_requests.index") + f"#request-{filed.id}", 303)
