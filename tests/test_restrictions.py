@@ -274,3 +274,26 @@ def test_the_request_page_shows_the_restriction(app, client, login_as, make_user
     assert "A correction is pending (accuracy contested) since" in page
     with services(app):
         assert PrivacyRequest.get_by_id(request.id).status == "pending_review"
+
+
+def test_a_lead_about_a_restricted_person_is_not_pushed_to_the_provider(app, client, provider, alice, staff,  # noqa: F811
+                                                                         make_user):
+    """Restriction covers the rows about the person that customers keep, not only their
+    account: a customer's two-way sync copies their other typed contacts out, not this one."""
+    from app.models import Lead
+    dana = make_user(Role.SUBJECT, email="dana@example.org")
+    with services(app):
+        Lead.create(owner=alice.id, name="Dana Okafor", email="Dana@Example.org")
+        Lead.create(owner=alice.id, name="Frank Fields", email="frank@example.org")
+    restrict(app, dana, staff)
+    connect(client, provider, alice.email, direction="two_way")
+    run_jobs(app)
+    pushed = [c["name"] for c in provider.contacts_of(alice.email)]
+    assert "Frank Fields" in pushed and "Dana Okafor" not in pushed
+
+    restriction = restriction_of(app, dana)
+    with services(app):
+        restrictions.lift(restriction.id, "The dispute about your data is settled.", staff)
+    sync_now(app, alice)
+    run_jobs(app)
+    assert "Dana Okafor" in [c["name"] for c in provider.contacts_of(alice.email)]

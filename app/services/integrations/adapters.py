@@ -6,9 +6,11 @@ from __future__ import annotations
 from urllib.parse import quote
 
 import requests
+from peewee import fn
 
 from app.db import database
-from app.models import Connection, Direction, Lead, LeadSource
+from app.models import Connection, Direction, Lead, LeadSource, User
+from app.models.restrictions import Restriction
 from app.services.integrations import catalogue
 from app.services.integrations.connections import (
     ADAPTERS,
@@ -82,7 +84,8 @@ def _push_contacts(connection: Connection, api, base: str) -> None:
     own (a disconnect never deletes them); the provider's id, kept on the row, lets a
     pull recognise them instead of adding them twice."""
     typed_here = Lead.select().where(Lead.owner == connection.user_id, Lead.connection.is_null(),
-                                     Lead.source == LeadSource.MANUAL.value, Lead.external_id == "")
+                                     Lead.source == LeadSource.MANUAL.value, Lead.external_id == "",
+                                     _not_about_a_restricted_person())
     for lead in typed_here:
         body = {"names": [{"givenName": lead.name}]}
         if lead.email:
@@ -93,6 +96,13 @@ def _push_contacts(connection: Connection, api, base: str) -> None:
             body["organizations"] = [{"name": lead.company}]
         created = call(api, "POST", f"{base}/v1/people:createContact", json=body)
         Lead.update(external_id=created["resourceName"]).where(Lead.id == lead.id).execute()
+
+
+def _not_about_a_restricted_person():
+    """A lead whose address is a restricted person's (Art. 18) stays here, unused: it is
+    not copied to the provider until the restriction is lifted. Its next sync pushes it."""
+    restricted = User.select(User.email).where(User.id.in_(Restriction.restricted_people()))
+    return fn.LOWER(Lead.email).not_in(restricted)
 
 
 ADAPTERS["google_contacts"] = sync_google_contacts
