@@ -5,6 +5,8 @@ VENV := .venv
 FLASK := $(VENV)/bin/flask --app wsgi
 PORT ?= 5000
 export PORT
+# A system library WeasyPrint needs (see its rule below); its Debian doc folder marks it installed.
+HARFBUZZ_SUBSET := /usr/share/doc/libharfbuzz-subset0
 export BASE_URL ?= http://127.0.0.1:$(PORT)
 
 .PHONY: run test bench setup clean
@@ -26,11 +28,11 @@ run: setup
 	$(VENV)/bin/gunicorn --bind 127.0.0.1:$(PORT) --workers 1 --threads 8 --access-logfile - wsgi:app & \
 	wait -n
 
-test: setup $(VENV)/.dev-installed /usr/bin/chromium /usr/bin/pdftoppm
+test: setup $(VENV)/.dev-installed /usr/bin/chromium /usr/bin/pdftoppm $(HARFBUZZ_SUBSET)
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/pytest
 
-bench: setup $(VENV)/.dev-installed
+bench: setup $(VENV)/.dev-installed $(HARFBUZZ_SUBSET)
 	$(VENV)/bin/pytest tests/benchmarks -o python_files='bench_*.py' -q
 
 setup: $(VENV)/.installed static/vendor/htmx.min.js
@@ -60,6 +62,11 @@ APT_INSTALL := $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninte
 	$(APT_INSTALL) chromium
 /usr/bin/pdftoppm:
 	$(APT_INSTALL) poppler-utils
+# WeasyPrint subsets fonts with HarfBuzz's subset library; without it, it warns on
+# every PDF, and the tests turn warnings into errors. The package's doc folder is
+# there once it is installed.
+$(HARFBUZZ_SUBSET):
+	$(APT_INSTALL) libharfbuzz-subset0
 
 clean:
 	rm -rf $(VENV) node_modules static/vendor .pytest_cache
