@@ -203,7 +203,7 @@ def seed(app, tmp: Path) -> Cast:
         User.create(email="dpo@soak.example.com", role=Role.DPO.value, name="DPO", password_hash=hashed,
                     totp_secret=TOTP_SECRET)
         togglers = [email for _, email in add_people("toggler", TOGGLERS + 1, hashed)]
-        exporters = add_people("exporter", math.ceil(SECONDS / (Exporter.pace + 5)) + 3, hashed)
+        exporters = add_people("exporter", math.ceil(SECONDS / Exporter.pace) + 3, hashed)
         add_rows([uid for uid, _ in exporters], ROWS_PER_EXPORTER, days_old=1)
         requesters = add_people("requester", math.ceil(SECONDS / Requester.pace) + 3, hashed)
         open_requests(math.ceil(SECONDS / Dpo.pace) + 3)
