@@ -392,33 +392,54 @@ def stuck_runs() -> list[str]:
         ScheduledRun.outcome == "running", ScheduledRun.started_at < utcnow() - STUCK_AFTER)]
 
 
-def check_jobs(log: Log) -> tuple[Counter, list[str]]:
+@dataclass
+class JobFigures:
+    done: Counter          # jobs run to the end, by kind
+    unfinished: list[str]  # jobs and retention runs not done
+    stuck: list[str]       # scheduled runs a dead scheduler still holds
+    wrong: list[str]       # work done but not as asked: the import, the issue, the sweep
+    exits: list[int]       # scheduler exits nobody asked for
+
+    @property
+    def problems(self) -> list[str]:
+        return ([f"not finished: {u}" for u in self.unfinished] + [f"stuck: {s}" for s in self.stuck] + self.wrong
+                + [f"the scheduler exited by itself (code {code})" for code in self.exits])
+
+
+def check_jobs(log: Log, stuck: list[str], exits: list[int]) -> JobFigures:
     done = Counter(kind for (kind,) in Job.select(Job.kind).where(Job.status == "done").tuples())
-    problems = [f"not finished: {what}" for what in unfinished()]
+    return JobFigures(done, unfinished(), stuck, check_import(log) + check_issue(log) + check_sweep(log), exits)
+
+
+def check_import(log: Log) -> list[str]:
+    """Done, with exactly its dry run's counts, and everyone it imported subscribed."""
     if log.import_id is None:
-        problems.append("the import never started")
-    else:
-        imp = SubscriberImport.get_by_id(log.import_id)
-        counts, planned = imp.counts_dict(), imp.preview_dict().get("counts")
-        if imp.status != "done" or counts != planned:
-            problems.append(f"import {imp.id} {imp.status}: counts {counts}, its dry run said {planned}")
-        newsletter = catalogue.get_newsletter(imp.newsletter_id)
-        subscribed = catalogue.counts(newsletter).subscribed
-        if imp.status == "done" and subscribed != counts.get("import"):
-            problems.append(f"import {imp.id} imported {counts.get('import')} people, {subscribed} are subscribed")
+        return ["the import never started"]
+    imp = SubscriberImport.get_by_id(log.import_id)
+    counts, planned = imp.counts_dict(), imp.preview_dict().get("counts")
+    if imp.status != "done" or counts != planned:
+        return [f"import {imp.id} {imp.status}: counts {counts}, its dry run said {planned}"]
+    subscribed = catalogue.counts(catalogue.get_newsletter(imp.newsletter_id)).subscribed
+    if subscribed != counts.get("import"):
+        return [f"import {imp.id} imported {counts.get('import')} people, {subscribed} are subscribed"]
+    return []
+
+
+def check_issue(log: Log) -> list[str]:
     if log.issue_id is None:
-        problems.append("the newsletter issue was never sent")
-    elif NewsletterIssue.get_by_id(log.issue_id).status != "sent":
-        problems.append(f"issue {log.issue_id} is {NewsletterIssue.get_by_id(log.issue_id).status}, not sent")
+        return ["the newsletter issue was never sent"]
+    status = NewsletterIssue.get_by_id(log.issue_id).status
+    return [] if status == "sent" else [f"issue {log.issue_id} is {status}, not sent"]
+
+
+def check_sweep(log: Log) -> list[str]:
+    """The DPO's sweep removed every expired row seeded for it."""
     if log.sweep_run is None:
-        problems.append("the DPO's retention sweep never started")
-    else:
-        long_ago = utcnow() - timedelta(days=1000)
-        left = (UsageEvent.select().where(UsageEvent.occurred_at < long_ago).count()
-                + CallLog.select().where(CallLog.called_at < long_ago).count())
-        if left:
-            problems.append(f"{left} expired rows survived the DPO's sweep (run {log.sweep_run})")
-    return done, problems
+        return ["the DPO's retention sweep never started"]
+    long_ago = utcnow() - timedelta(days=1000)
+    left = (UsageEvent.select().where(UsageEvent.occurred_at < long_ago).count()
+            + CallLog.select().where(CallLog.called_at < long_ago).count())
+    return [f"{left} expired rows survived the DPO's sweep (run {log.sweep_run})"] if left else []
 
 
 def check_consent(log: Log, newsletter_id: int) -> tuple[int, list[str]]:
@@ -448,19 +469,23 @@ def check_audit(env: dict) -> tuple[str, list[str]]:
     return said, [] if verified.returncode == 0 else [f"flask audit verify: {said}"]
 
 
-def check_mail(smtp: SmtpServer, log: Log) -> tuple[int, list[str]]:
+@dataclass
+class MailFigures:
+    mails: int
+    twice: list[str]    # a Message-ID, or a recipient and subject, more than once
+    missing: list[tuple[str, str]]
+
+    @property
+    def problems(self) -> list[str]:
+        return ([f"{len(self.twice)} emails sent twice: {self.twice[:5]}"] if self.twice else []) + (
+            [f"{len(self.missing)} emails missing: {self.missing[:5]}"] if self.missing else [])
+
+
+def check_mail(smtp: SmtpServer, log: Log) -> MailFigures:
     mails = received(smtp)
-    twice_id = [i for i, n in Counter(i for _, _, i in mails).items() if n > 1]
-    twice = [f"{to}: {subject!r} x{n}" for (to, subject), n in Counter((to, s) for to, s, _ in mails).items() if n > 1]
-    missing = sorted(missing_mail(smtp, log))
-    problems = []
-    if twice_id:
-        problems.append(f"{len(twice_id)} Message-IDs sent twice: {twice_id[:5]}")
-    if twice:
-        problems.append(f"{len(twice)} emails sent twice: {twice[:5]}")
-    if missing:
-        problems.append(f"{len(missing)} emails missing: {missing[:5]}")
-    return len(mails), problems
+    twice = [f"Message-ID {i} x{n}" for i, n in Counter(i for _, _, i in mails).items() if n > 1]
+    twice += [f"{to}: {subject!r} x{n}" for (to, subject), n in Counter((to, s) for to, s, _ in mails).items() if n > 1]
+    return MailFigures(len(mails), twice, sorted(missing_mail(smtp, log)))
 
 
 def outside_kills(exchanges: list[Exchange], kills: list[float]) -> list[Exchange]:
@@ -531,15 +556,13 @@ def test_soak_with_the_scheduler_killed_every_minute(tmp_path, postgres, capsys)
         stop(web)
     try:
         with app.app_context(), database.connection_context():
-            done, job_problems = check_jobs(log)
+            jobs = check_jobs(log, stuck, scheduler.exits)
             pairs, consent_problems = check_consent(log, cast.newsletter)
         audit_said, audit_problems = check_audit(env)
-        mails, mail_problems = check_mail(smtp, log)
+        mail = check_mail(smtp, log)
     finally:
         database.close_all()
         smtp.stop()
-    job_problems += [f"stuck: {s}" for s in stuck]
-    job_problems += [f"the scheduler exited by itself (code {code})" for code in scheduler.exits]
     t = latency(log, started, ended, scheduler.kills, idle)
     kills = len(scheduler.kills)
 
@@ -550,12 +573,12 @@ def test_soak_with_the_scheduler_killed_every_minute(tmp_path, postgres, capsys)
         print(f"  {t.requests:,} requests, {len(t.failed)} 5xx or unanswered; outside the kill seconds "
               f"{len(t.counted):,} (sign-ins apart): p50 {ms(t.p50)}, p99 {ms(t.p99)}; toggles and unsubscribes "
               f"p99 {ms(t.same_kinds_p99)}; {len(t.sign_ins)} sign-ins p99 {ms(percentile(t.sign_ins, 0.99))}")
-        print(f"  jobs done: {dict(done)}; {mails} mails; {pairs:,} consents checked; {audit_said}")
+        print(f"  jobs done: {dict(jobs.done)}; {mail.mails} mails; {pairs:,} consents checked; {audit_said}")
         print(f"  {len(log.unsubscribed)} one-click unsubscribes, {len(log.decided)} decisions, {len(log.filed)} "
               f"requests filed, {len(log.exports_asked)} exports asked, {log.exports_downloaded} downloaded")
         for line in t.slowest(8):
             print(f"    {line}")
-        if job_problems:
+        if jobs.problems:
             print("  scheduler log (last lines):\n" + scheduler.log_tail())
 
     target = f"< {TARGET_P99 * 1000:.0f} ms"
@@ -565,16 +588,17 @@ def test_soak_with_the_scheduler_killed_every_minute(tmp_path, postgres, capsys)
            f"{t.p99 / t.idle_p99:.1f}x", target, t.p99 < TARGET_P99)
     record(f"{LABEL}: toggles+unsubscribes p99", f"idle p99 {ms(t.idle_p99)}", ms(t.same_kinds_p99),
            f"{t.same_kinds_p99 / t.idle_p99:.1f}x", target, t.same_kinds_p99 < TARGET_P99)
-    record(f"{LABEL}: jobs finished", "-", f"{sum(done.values())} jobs run, {kills} kills, "
-           f"{len(job_problems)} problems", "-", "all finished, none stuck", not job_problems)
-    record(f"{LABEL}: mail", "-", f"{mails} mails, {len(mail_problems)} problems", "-", "none twice, none missing",
-           not mail_problems)
+    record(f"{LABEL}: jobs finished", "-", f"{sum(jobs.done.values())} jobs run, {kills} kills; {len(jobs.unfinished)} "
+           f"unfinished, {len(jobs.stuck)} stuck, {len(jobs.wrong) + len(jobs.exits)} other", "-",
+           "all finished, none stuck", not jobs.problems)
+    record(f"{LABEL}: mail", "-", f"{mail.mails} mails, {len(mail.twice)} twice, {len(mail.missing)} missing", "-",
+           "none twice, none missing", not mail.problems)
     record(f"{LABEL}: consent = last ledger event", "-", f"{pairs:,} consents, {len(consent_problems)} problems", "-",
            "all equal", not consent_problems)
     record(f"{LABEL}: audit chain", "-", audit_said.split(":")[0], "-", "intact", not audit_problems)
     record(f"{LABEL}: answers as expected", "-", f"{len(log.problems)} unexpected", "-", "none", not log.problems)
 
-    problems = (job_problems + consent_problems + audit_problems + mail_problems + log.problems
+    problems = (jobs.problems + consent_problems + audit_problems + mail.problems + log.problems
                 + [f"{e.status or 'no answer'} for {e.what} ({e.actor})" for e in t.failed[:10]])
     if not t.p99 < TARGET_P99:
         problems.append(f"p99 {ms(t.p99)} outside the kill seconds, target {target}; slowest: {t.slowest(3)}")
