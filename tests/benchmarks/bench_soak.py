@@ -315,8 +315,8 @@ def idle_baseline(port: int, cast: Cast, tokens) -> list[Exchange]:
     exchanges = []
     for seconds in (WARM_UP_SECONDS, IDLE_SECONDS):
         log, stop = Log(), threading.Event()
-        people = [Toggler("idle toggler", port, log, stop, 0.0, seconds, email=cast.idle_toggler, password=PASSWORD),
-                  Unsubscriber("idle mailbox provider", port, log, stop, 0.0, seconds, tokens=tokens)]
+        people = [Toggler("idle toggler", port, log, stop, seconds, email=cast.idle_toggler, password=PASSWORD),
+                  Unsubscriber("idle mailbox provider", port, log, stop, seconds, tokens=tokens)]
         started, _ = run_people(people, seconds, stop)
         assert not log.problems, log.problems
         exchanges = [e for e in log.exchanges if e.started >= started]
@@ -325,7 +325,7 @@ def idle_baseline(port: int, cast: Cast, tokens) -> list[Exchange]:
 
 def soak(port: int, cast: Cast, tokens, scheduler: Scheduler) -> tuple[Log, float, float]:
     log, stop = Log(), threading.Event()
-    args = (port, log, stop, 0.0, SECONDS)
+    args = (port, log, stop, SECONDS)
     people = [Toggler(f"toggler {i}", *args, email=email, password=PASSWORD) for i, email in enumerate(cast.togglers)]
     people += [Unsubscriber("mailbox provider", *args, tokens=tokens),
                Exporter("exporter", *args, people=iter(cast.exporters), password=PASSWORD),

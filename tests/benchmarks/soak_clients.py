@@ -146,13 +146,14 @@ def location_id(answer: Answer, pattern: str) -> int:
 
 
 class Person(threading.Thread):
-    """A client thread: `act()` once per `pace` seconds until the soak stops. `started`
-    is the soak's start (time.monotonic), for the steps that happen at a set time."""
+    """A client thread: `act()`, then `pace` seconds' rest, until the soak stops.
+    `started` (time.monotonic) is set when the soak starts, for the steps that happen
+    part-way through a soak of `seconds`."""
     pace = 1.0
 
-    def __init__(self, name: str, port: int, log: Log, stop: threading.Event, started: float, seconds: float):
+    def __init__(self, name: str, port: int, log: Log, stop: threading.Event, seconds: float):
         super().__init__(name=name, daemon=True)
-        self.port, self.log, self.stop, self.started, self.seconds = port, log, stop, started, seconds
+        self.port, self.log, self.stop, self.seconds, self.started = port, log, stop, seconds, time.monotonic()
 
     def at(self, share: float) -> bool:
         """True once `share` of the soak's duration has passed."""
