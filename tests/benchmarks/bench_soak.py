@@ -62,6 +62,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from app import create_app
 from app.db import database, upgrade
 from app.models import (
@@ -530,8 +532,14 @@ def latency(log: Log, started: float, ended: float, kills: list[float], idle: li
 
 # --- the test ------------------------------------------------------------------------
 
-def test_soak_with_the_scheduler_killed_every_minute(tmp_path, postgres, capsys):
-    smtp = SmtpServer().start()
+@pytest.fixture
+def smtp():
+    server = SmtpServer().start()
+    yield server
+    server.stop()
+
+
+def test_soak_with_the_scheduler_killed_every_minute(tmp_path, postgres, smtp, capsys):
     env = {"DATABASE_URL": postgres.create_database("soak"), "INSTANCE_PATH": str(tmp_path / "instance"),
            "SECRET_KEY": "soak-secret", "MAIL_URL": smtp.url, "BASE_URL": "http://127.0.0.1",
            "RATELIMIT_ENABLED": "0"}
@@ -562,13 +570,12 @@ def test_soak_with_the_scheduler_killed_every_minute(tmp_path, postgres, capsys)
         mail = check_mail(smtp, log)
     finally:
         database.close_all()
-        smtp.stop()
     t = latency(log, started, ended, scheduler.kills, idle)
     kills = len(scheduler.kills)
 
     with capsys.disabled():
         print(f"\n  soak {ended - started:.0f} s, {kills} scheduler kills (every {KILL_EVERY:g} s), drained in "
-              f"{drained:.0f} s; load average {load_before:.1f} before, {load_after:.1f} after")
+              f"{drained:.0f} s; load average {load_before:.1f} before, {load_after:.1f} after, on {os.cpu_count()} cores")
         print(f"  idle baseline: {len(idle)} toggles and unsubscribes, p99 {ms(t.idle_p99)}")
         print(f"  {t.requests:,} requests, {len(t.failed)} 5xx or unanswered; outside the kill seconds "
               f"{len(t.counted):,} (sign-ins apart): p50 {ms(t.p50)}, p99 {ms(t.p99)}; toggles and unsubscribes "
