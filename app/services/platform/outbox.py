@@ -83,7 +83,9 @@ def queue_email(to: str, subject: str, template: str, attachments=(), expires_at
 
 
 def _deliver_after_commit(message_id: int) -> None:
-    """Runs inside peewee's commit: it must not raise. What fails here is retried by the job."""
+    """Run by peewee right after COMMIT, still inside the transaction's exit: it must
+    not raise (peewee would try to roll back what is committed). What fails here, the
+    job retries; without an app context (a bare script) the job alone sends it."""
     if not has_app_context():
         return
     try:
