@@ -14,8 +14,7 @@ from app.models import (
 )
 from app.models.base import utcnow
 from app.models.user import normalise_email
-from app.services.platform import audit
-from app.services.platform import outbox
+from app.services.platform import audit, outbox
 from app.services.platform.errors import ServiceError
 from app.services.platform.outbox import queue_email
 from app.services.rights import legal_holds, objections, requests, restrictions
@@ -129,9 +128,10 @@ def approve(request_id: int, actor: User, keep: list[str] = (), hold_reason: str
         if holds:
             mail = _tell(request, "Your request was approved in part",
                          note=f"We are erasing your data now. {legal_holds.describe(holds)} "
-                              f"{law_of(request.jurisdiction).complaint}", what="approved in part")
+                              f"{law_of(request.jurisdiction).complaint}", what="approved in part", actor=actor)
         else:
-            mail = _tell(request, "Your request was approved", note=_approval_note(request), what="approved")
+            mail = _tell(request, "Your request was approved", note=_approval_note(request), what="approved",
+                         actor=actor)
     return _told(request, mail)
 
 
@@ -249,7 +249,7 @@ def complete(request_id: int, actor: User) -> PrivacyRequest:
                              completed_at=utcnow())
         if done is None:
             raise ServiceError("Only an approved request can be marked as carried out.", 409)
-        mail = _tell(done, "Your request is done", note="", what="carried out")
+        mail = _tell(done, "Your request is done", note="", what="carried out", actor=actor)
     return _told(done, mail)
 
 
@@ -276,7 +276,7 @@ def deny(request_id: int, reason: str, actor: User, grounds: str = "") -> Privac
         if denied is None:
             raise ServiceError("This request is not waiting for a decision.", 409)
         mail = _tell(denied, "Your request was refused", note=f"{said} {law_of(denied.jurisdiction).complaint}",
-                     what="denied")
+                     what="denied", actor=actor)
     return _told(denied, mail)
 
 
@@ -302,7 +302,7 @@ def extend(request_id: int, reason: str, actor: User) -> PrivacyRequest:
             raise ServiceError(CHANGED_MEANWHILE, 409)
         requests.log(request, f"Extended to {new_due:%d %b %Y}: {reason.strip()}", actor)
         request = get_request(request_id)
-        mail = _tell(request, "We need more time for your request", what="extended",
+        mail = _tell(request, "We need more time for your request", what="extended", actor=actor,
                      note=f"We will answer by {new_due:%d %B %Y}. Why: {reason.strip()}")
     return _told(request, mail)
 
@@ -319,7 +319,8 @@ def assign(request_id: int, assignee_id: int | None, actor: User) -> PrivacyRequ
     return get_request(request_id)
 
 
-def _tell(request: PrivacyRequest, subject: str, note: str, what: str) -> OutboxMessage | None:
+def _tell(request: PrivacyRequest, subject: str, note: str, what: str,
+          actor: User | None) -> OutboxMessage | None:
     """Email the person about a decision, in the decision's transaction (the outbox
     delivers it, retrying while the mail server is down). If it cannot be delivered,
     the decision stands: the timeline says the person was not told. A decision that
@@ -332,7 +333,7 @@ def _tell(request: PrivacyRequest, subject: str, note: str, what: str) -> Outbox
         note = f"{note} {restrictions.ENDS_WITH_DECISION}".strip()
     if not person.active:  # erased or closed: nobody to tell
         if closing:
-            restrictions.end_with_decision(request, None, True)
+            restrictions.end_with_decision(request, actor, True)
         return None
     return queue_email(person.email, f"{subject} (request {request.id})", "request_decided",
                        ref=f"{'closing' if closing else 'decision'}:{request.id}", request=request, what=what,
