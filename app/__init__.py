@@ -42,13 +42,14 @@ def create_app(overrides: dict | None = None) -> Flask:
     login_manager.init_app(app)
     limiter.init_app(app)
 
-    # Job handlers register themselves on import; every process (web, CLI, scheduler)
-    # must know them all, since any of them may queue a job the scheduler runs.
-    from app.services.agreements import customer_exports  # noqa: F401
+    # Job handlers (and outbox follow-ups) register themselves on import; every process
+    # (web, CLI, scheduler) must know them all, since any of them may queue a job the
+    # scheduler runs, or deliver a message whose outcome a follow-up acts on.
+    from app.services.agreements import customer_exports, subprocessor_notices  # noqa: F401
     from app.services.integrations import adapters  # noqa: F401
     from app.services.newsletters import sending, subscriber_import  # noqa: F401
     from app.services.retention import policies  # noqa: F401
-    from app.services.rights import erasure, exports  # noqa: F401
+    from app.services.rights import dpo, erasure, exports, restrictions  # noqa: F401
     from app.web import register_web
     register_web(app)
     from app.cli import register_commands

@@ -20,6 +20,7 @@ from app.db import database
 from app.models.base import utcnow
 from app.services.platform import schedule
 from jobs import (
+    deliver_outbox,
     end_cooling_off,
     enforce_retention,
     expire_newsletter_sign_ups,
@@ -34,6 +35,7 @@ from jobs import (
 SCHEDULE = (
     # (module, trigger arguments, name)
     (run_pending_jobs, {"seconds": 2}, "Run queued jobs, and resume killed ones"),
+    (deliver_outbox, {"seconds": 10}, "Deliver outbox mail not sent at once, retrying for 3 days"),
     (end_cooling_off, {"minutes": 5}, "Send erasures past their cooling-off to the privacy team"),
     (purge_sign_in_links, {"hours": 1}, "Delete expired sign-in links"),
     (purge_expired_exports, {"hours": 1}, "Delete export archives (people's and companies') past their 7 days"),

@@ -6,6 +6,7 @@ its id says which (`[sqlite]` / `[postgresql]`)."""
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import uuid
 from contextlib import contextmanager
@@ -91,6 +92,22 @@ def smtp():
     server = SmtpServer().start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def mail_down(app):
+    """`with mail_down():` the app's mail server is down (nothing listens at MAIL_URL)."""
+    @contextmanager
+    def down():
+        working = app.config["MAIL_URL"]
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            app.config["MAIL_URL"] = f"smtp://127.0.0.1:{s.getsockname()[1]}"
+        try:
+            yield
+        finally:
+            app.config["MAIL_URL"] = working
+    return down
 
 
 @pytest.fixture

@@ -64,7 +64,7 @@ def test_the_purge_job_deletes_only_links_past_their_retention(app):
 def test_the_scheduler_registers_each_job_once(app):
     scheduler = build_scheduler(app)
     jobs = scheduler.get_jobs()
-    assert [j.id for j in jobs] == ["run_pending_jobs", "end_cooling_off", "purge_sign_in_links",
+    assert [j.id for j in jobs] == ["run_pending_jobs", "deliver_outbox", "end_cooling_off", "purge_sign_in_links",
                                     "purge_expired_exports", "refresh_statistics", "expire_newsletter_sign_ups", "sync_integrations",
                                     "send_dpo_digest", "enforce_retention"]
     assert jobs[0].args[:2] == (app, run_pending_jobs)

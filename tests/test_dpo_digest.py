@@ -8,8 +8,9 @@ import pytest
 from apscheduler.triggers.cron import CronTrigger
 
 from app.db import database
-from app.models import AuditEvent, PrivacyRequest, Role
+from app.models import AuditEvent, OutboxMessage, PrivacyRequest, Role
 from app.models.base import utcnow
+from app.services.platform import outbox
 from app.services.platform.audit import verify_chain
 from app.services.rights.digest import ACTION, send_dpo_digests
 from jobs import build_scheduler, send_dpo_digest
@@ -157,18 +158,28 @@ def test_a_long_backlog_is_cut_short_with_a_link_to_the_queue(db, dpo, make_user
     assert 'href="http://localhost/dpo/requests?due=overdue">…and 30 more' in html_of(msg)
 
 
-def test_a_failed_mail_does_not_stop_the_others_and_is_retried_later(db, filed, make_user, smtp, now):
+def test_a_refused_mail_does_not_stop_the_others_nor_is_it_sent_again(db, filed, make_user, smtp, now):
     bouncing = make_user(Role.DPO, email="bouncing@example.com")
     dpo = make_user(Role.DPO, email="dana@example.com")
     filed(-1)
     smtp.refuse(bouncing.email)
-    assert send_dpo_digests(now) == 1
+    assert send_dpo_digests(now) == 2
     assert [m["To"] for m in smtp.messages] == [dpo.email]
-    assert [e.subject_ref for e in AuditEvent.select().where(AuditEvent.action == ACTION)] == [dpo.id]
+    assert sorted(e.subject_ref for e in AuditEvent.select().where(AuditEvent.action == ACTION)) == \
+        sorted([dpo.id, bouncing.id])
+    assert OutboxMessage.get(OutboxMessage.recipient == bouncing.email).status == "failed"  # on /admin/jobs
+    assert send_dpo_digests(now) == 0  # the next run that day mails nobody twice
 
-    smtp.clear()  # the mailbox works again
-    assert send_dpo_digests(now) == 1  # the next run that day: only the one still owed
-    assert [m["To"] for m in smtp.messages] == [bouncing.email]
+
+def test_a_mail_server_down_delays_the_digests_until_it_is_back(db, filed, make_user, smtp, now, mail_down):
+    dpos = sorted(make_user(Role.DPO, email=f"{name}@example.com").email for name in ("dana", "dev"))
+    filed(-1)
+    with mail_down():
+        assert send_dpo_digests(now) == 2
+        assert send_dpo_digests(now) == 0  # queued is owed no more: the outbox has them
+    assert smtp.messages == []
+    assert outbox.deliver_due(utcnow() + outbox.RETRY_FIRST) == 2
+    assert sorted(m["To"] for m in smtp.messages) == dpos
 
 
 def test_the_scheduler_sends_the_digest_from_0700_utc(app):

@@ -11,10 +11,13 @@ from datetime import timedelta
 import pytest
 
 from app.db import database
-from app.models import CallLog, EmailEngagement, PrivacyRequest, RequestEvent, RequestKind, Restriction, Role
+from app.models import (
+    CallLog, EmailEngagement, OutboxStatus, PrivacyRequest, RequestEvent, RequestKind, Restriction, Role,
+)
 from app.models.base import utcnow
 from app.services.consent import ledger
-from app.services.platform.errors import MailError, ServiceError
+from app.services.platform import outbox
+from app.services.platform.errors import ServiceError
 from app.services.retention import policies
 from app.services.rights import dpo, restrictions
 from app.services.rights.requests import cancel_request, file_request
@@ -178,16 +181,27 @@ def test_a_correction_restricts_until_it_is_carried_out_and_its_email_says_so_fi
     assert restrictions.WHILE_PENDING in notes and any("decision email told the person" in n for n in notes)
 
 
-def test_when_the_decision_email_fails_the_restriction_stays(app, make_user, staff, monkeypatch):
+def test_until_the_decision_email_is_delivered_the_restriction_stays(app, make_user, staff, smtp, mail_down):
     alice = make_user(Role.SUBJECT, email="alice@example.com")
-
-    def refuse(*args, **kwargs):
-        raise MailError("The mail server is down.")
     with services(app):
         request = file_request(alice, RequestKind.RECTIFICATION, "My surname is Smyth.", lambda t: t, notify=False)
-        monkeypatch.setattr(dpo, "send_email", refuse)
-        denied = dpo.deny(request.id, "We checked the register: the spelling on file is right.", staff)
+        with mail_down():
+            denied = dpo.deny(request.id, "We checked the register: the spelling on file is right.", staff)
         assert denied.told is False and restrictions.is_restricted(alice)
+        assert outbox.deliver_due(utcnow() + outbox.RETRY_FIRST) == 1  # the server is back
+        assert not restrictions.is_restricted(alice)
+    assert restrictions.ENDS_WITH_DECISION in text_of(smtp.wait_for(alice.email))
+
+
+def test_a_decision_email_refused_for_good_leaves_the_restriction(app, make_user, staff, smtp):
+    alice = make_user(Role.SUBJECT, email="alice@example.com")
+    smtp.refuse(alice.email)
+    with services(app):
+        request = file_request(alice, RequestKind.RECTIFICATION, "My surname is Smyth.", lambda t: t, notify=False)
+        denied = dpo.deny(request.id, "We checked the register: the spelling on file is right.", staff)
+        assert denied.mail_status is OutboxStatus.FAILED and restrictions.is_restricted(alice)
+        notes = [e.note for e in RequestEvent.select().where(RequestEvent.request == request.id)]
+    assert any("could not be sent: tell the person another way" in n and "restriction stays" in n for n in notes)
 
 
 def test_cancelling_a_pending_objection_ends_its_restriction(app, make_user):
@@ -209,18 +223,34 @@ def test_a_restriction_request_itself_waits_for_the_dpo(app, make_user):
 
 # --- lifting: the person is told first ------------------------------------------------
 
-def test_a_lift_whose_notice_cannot_be_sent_leaves_the_person_restricted(app, make_user, staff, monkeypatch):
+def test_a_lift_waits_for_its_notice_to_be_delivered(app, make_user, staff, smtp, mail_down):
     alice = make_user(Role.SUBJECT, email="alice@example.com")
     restrict(app, alice, staff)
+    restriction = restriction_of(app, alice)
+    with services(app):
+        with mail_down():
+            queued = restrictions.lift(restriction.id, "The dispute about your data is settled.", staff)
+        assert queued.notice is OutboxStatus.PENDING and restrictions.is_restricted(alice)
+        with pytest.raises(ServiceError, match="already on its way"):  # no second notice meanwhile
+            restrictions.lift(restriction.id, "The dispute about your data is settled.", staff)
+        smtp.clear()
+        assert outbox.deliver_due(utcnow() + outbox.RETRY_FIRST) == 1
+        lifted = Restriction.get_by_id(restriction.id)
+        assert not restrictions.is_restricted(alice) and lifted.lifted_by == staff.email
+        assert lifted.lift_notice_sent_at is not None
+    assert [m["Subject"] for m in smtp.messages] == ["We are lifting the restriction on your data"]
 
-    def refuse(*args, **kwargs):
-        raise MailError("The mail server is down.")
-    monkeypatch.setattr(restrictions, "send_email", refuse)
+
+def test_a_lift_whose_notice_is_refused_leaves_the_person_restricted(app, make_user, staff, smtp):
+    alice = make_user(Role.SUBJECT, email="alice@example.com")
+    restrict(app, alice, staff)
+    smtp.refuse(alice.email)
     restriction = restriction_of(app, alice)
     with services(app):
         with pytest.raises(ServiceError, match="must be told first"):
             restrictions.lift(restriction.id, "The dispute about your data is settled.", staff)
         assert restrictions.is_restricted(alice)
+        assert Restriction.get_by_id(restriction.id).lift_reason == ""  # a new lift may be asked for
 
 
 def test_the_dpo_sees_who_is_restricted_and_why_and_lifts_after_a_confirmation(app, client, login_as, smtp,

@@ -11,6 +11,7 @@ from app.models.files import UploadedFile
 from app.models.jobs import DataExport, Job, JobStatus
 from app.models.integrations import Connection, ConnectionStatus, Direction, ProviderIdentity, PendingRevocation
 from app.models.imports import ImportEvidence, ImportStatus, SubscriberImport
+from app.models.outbox import OutboxMessage, OutboxStatus
 from app.models.newsletters import IssueDelivery, IssueStatus, Newsletter, NewsletterIssue, PendingSubscription, Unsubscribe
 from app.models.profile import Profile
 from app.models.registry import REGISTRY
@@ -35,7 +36,8 @@ ALL_MODELS = (
     DpaDocument, DpaFile, DpaSignature,
     SubprocessorNotice, PendingRevocation, Restriction,
     Company, CompanyMember, CompanyExport,
+    OutboxMessage,
 )
 
 __all__ = [m.__name__ for m in ALL_MODELS] + [
-    "ALL_MODELS", "ConnectionStatus", "Direction", "DpaStatus", "ImportStatus", "IssueStatus", "JobStatus", "RequestKind", "RequestStatus", "RestrictionReason", "REGISTRY", "ConsentSource", "LeadSource", "PurposeKind", "Role", "ROLES_REQUIRING_TOTP"]
+    "ALL_MODELS", "ConnectionStatus", "Direction", "DpaStatus", "ImportStatus", "IssueStatus", "JobStatus", "RequestKind", "RequestStatus", "RestrictionReason", "REGISTRY", "ConsentSource", "LeadSource", "OutboxStatus", "PurposeKind", "Role", "ROLES_REQUIRING_TOTP"]

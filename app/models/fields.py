@@ -34,3 +34,14 @@ class EncryptedTextField(peewee.TextField):
         if value is None:
             return None
         return Cipher.get().decrypt(value.encode()).decode()
+
+
+class EncryptedBytesField(EncryptedTextField):
+    """Bytes encrypted at rest the same way (a whole email, attachments included).
+    A subclass, so that key rotation (app.services.platform.key_rotation) re-encrypts it too."""
+
+    def db_value(self, value):
+        return None if value is None else Cipher.get().encrypt(value).decode()
+
+    def python_value(self, value):
+        return None if value is None else Cipher.get().decrypt(value.encode())

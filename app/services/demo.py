@@ -18,6 +18,7 @@ import zlib
 from collections import Counter
 from datetime import datetime, time, timedelta
 from decimal import Decimal
+from email.utils import make_msgid
 from pathlib import Path
 
 import peewee
@@ -45,6 +46,7 @@ from app.models import (
     User,
 )
 from app.models.base import utcnow
+from app.models.outbox import OutboxMessage, OutboxStatus
 from app.models.consent import ConsentSource, Purpose
 from app.models.newsletters import (
     IssueDelivery,
@@ -256,6 +258,10 @@ class _DemoBuilder:
         RequestNote.create(request=done, author=dpo, author_label=dpo.email,
                            body="Checked the company register: the new name is right.")
         self.counts["PrivacyRequest"] += 1
+        # The decision she was emailed, as the outbox keeps it once delivered: no message left.
+        OutboxMessage.create(kind="request_decided", recipient=alice.email, ref=f"decision:{done.id}",
+                             message_id=make_msgid(domain="privacy.invalid"), status=OutboxStatus.SENT.value,
+                             created_at=self.now, next_attempt_at=self.now, attempts=1, finished_at=self.now)
 
     def _subprocessors(self) -> None:
         """The sub-processor register, with a little history: one changed its SCC

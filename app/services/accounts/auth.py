@@ -20,7 +20,7 @@ from app.services.accounts.passwords import check_password, hash_password, needs
 from app.services.consent.suppression import is_erased
 from app.services.platform import audit
 from app.services.platform.errors import AuthError
-from app.services.platform.mail import send_email
+from app.services.platform.outbox import queue_email
 
 SIGN_IN_LINK_LIFETIME = timedelta(minutes=15)
 TOTP_ISSUER = "Privacy Control Centre"
@@ -72,16 +72,18 @@ def send_sign_in_link(email: str, link_for: Callable[[str], str]) -> None:
     gets an end-user account when the link is used, so the answer is the same for
     every address and nobody learns who has an account. An erased address is sent
     nothing (its certificate promises so), with the same answer, so the page tells
-    nobody that it was erased."""
+    nobody that it was erased. Nor does a mail server that is down change the answer:
+    the link waits in the outbox, and is dropped if it expires there."""
     email = normalise_email(email)
     if is_erased(email):
         return
     nonce = secrets.token_urlsafe(24)
     now = utcnow()
-    SignInLink.create(nonce=nonce, email=email, created_at=now, expires_at=now + SIGN_IN_LINK_LIFETIME)
     token = _link_serializer().dumps({"n": nonce})
-    send_email(email, "Your sign-in link", "sign_in_link", link=link_for(token),
-               minutes=int(SIGN_IN_LINK_LIFETIME.total_seconds() // 60))
+    with database.atomic():  # the link and its email: a mail server down only delays it, within its 15 minutes
+        link = SignInLink.create(nonce=nonce, email=email, created_at=now, expires_at=now + SIGN_IN_LINK_LIFETIME)
+        queue_email(email, "Your sign-in link", "sign_in_link", expires_at=link.expires_at, link=link_for(token),
+                    minutes=int(SIGN_IN_LINK_LIFETIME.total_seconds() // 60))
 
 
 def redeem_sign_in_link(token: str) -> User:

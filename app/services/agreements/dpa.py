@@ -62,9 +62,9 @@ from app.services.agreements.dpa_document import (
 )
 from app.services.platform import audit
 from app.services.platform.addresses import email_problem
-from app.services.platform.errors import MailError, ServiceError
+from app.services.platform.errors import ServiceError
 from app.services.platform.links import external_url
-from app.services.platform.mail import send_email
+from app.services.platform.outbox import queue_email
 from app.services.rights.erasure import HOLDERS
 
 CUSTOMER, PROCESSOR = "customer", "processor"
@@ -386,22 +386,19 @@ def countersign_dpa(dpo: User, dpa_id: int, name: str, title: str, authority: bo
         superseded = list(older)
         for old in superseded:
             _supersede(old, doc, dpo, ip, now)
-    # "Replaces your earlier one" only when one was in force or signed, not for a draft.
-    _tell_countersigned(doc, any(old.status in SIGNED_STATUSES for old in superseded))
+        # "Replaces your earlier one" only when one was in force or signed, not for a draft.
+        _tell_countersigned(doc, any(old.status in SIGNED_STATUSES for old in superseded))
     return doc
 
 
 def _tell_countersigned(doc: DpaDocument, superseded: bool) -> None:
     """Keeps the promise made when the customer signed: they hear when it is in force,
-    at the DPA's contact and the admin's own address. A mail failure leaves the DPA
-    countersigned (the console shows it) and is logged."""
+    at the DPA's contact and the admin's own address (through the outbox, in the
+    countersignature's transaction)."""
     link = external_url("customer.dpa_detail", dpa_id=doc.id)
     for address in dict.fromkeys((doc.contact_email, doc.customer_admin.email)):
-        try:
-            send_email(address, f"Your DPA {doc.document_id} is countersigned", "dpa_countersigned", doc=doc,
-                       superseded=superseded, link=link)
-        except MailError:
-            current_app.logger.warning("DPA %s countersigned but its email to one address was not sent", doc.id)
+        queue_email(address, f"Your DPA {doc.document_id} is countersigned", "dpa_countersigned", doc=doc,
+                    superseded=superseded, link=link)
 
 
 # --- the rules' helpers -----------------------------------------------------------

@@ -3,10 +3,11 @@ clause): when the register gains or changes a sub-processor, every customer admi
 with a signed (or countersigned) DPA is emailed what changed and the deadline to
 object by; they object from the console, and the DPO sees the objections.
 
-One notice per (version, admin): sending twice for the same version is a no-op. A
-mail that could not be sent is recorded on the notice (`mail_failed`), never
-raised: the register change has already been committed, and the notice is still on
-the customer's console page."""
+One notice per (version, admin): sending twice for the same version is a no-op. Its
+emails go through the outbox, in the notice's transaction; one the mail server
+refused, or that is still undelivered after the outbox's 3 days, is recorded on the
+notice (`mail_failed`), never raised: the register change has already been
+committed, and the notice is still on the customer's console page."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
@@ -14,16 +15,17 @@ from datetime import date, datetime, timedelta
 from flask import current_app
 
 from app.db import transaction
-from app.models import Role, User
+from app.models import OutboxStatus, Role, User
 from app.models.base import utcnow
 from app.models.dpa import SIGNED_STATUSES, DpaDocument, DpaStatus
 from app.models.subprocessor_notices import SubprocessorNotice
 from app.models.subprocessors import SubprocessorVersion
 from app.services.agreements import subprocessors
 from app.services.platform import audit
-from app.services.platform.errors import MailError, ServiceError
+from app.services.platform.errors import ServiceError
 from app.services.platform.links import external_url
-from app.services.platform.mail import send_email
+from app.services.platform import outbox
+from app.services.platform.outbox import queue_email
 
 NOTICE_DAYS = 30  # the default objection period
 REASON_MAX = 2000
@@ -60,32 +62,28 @@ def notify_customers(version: SubprocessorVersion, now: datetime | None = None,
     admins = recipients()
     dpas, mailed = _dpas_in_force({u.id for u in admins}), set()
     for user in admins:
-        with transaction():
+        with transaction():  # the notice and its emails together
             if SubprocessorNotice.select().where((SubprocessorNotice.version == version.id)
                                                  & (SubprocessorNotice.user == user.id)).exists():
                 continue
             (SubprocessorNotice.insert(version=version.id, user=user.id, sent_at=now, objection_deadline=deadline,
                                        objection_reason="", mail_failed=False)
              .on_conflict_ignore().execute())
-        notice = SubprocessorNotice.get((SubprocessorNotice.version == version.id)
-                                        & (SubprocessorNotice.user == user.id))
-        if notice.sent_at != now:
-            continue  # someone else sent it meanwhile
-        # To the DPA's contact (Annex I, Part A, where clause 6.2 promises notices), and to
-        # the admin who answers them in the console; each address once per change.
-        doc = dpas.get(user.id)
-        for address in dict.fromkeys(filter(None, (doc.contact_email if doc else "", user.email))):
-            if address.lower() in mailed:
-                continue
-            mailed.add(address.lower())
-            try:
-                send_email(address, _subject(version), "subprocessor_change", version=version, previous=previous,
-                           deadline=deadline, link=external_url("customer.notices"))
-            except MailError:
-                notice.mail_failed = True
-        if notice.mail_failed:
-            SubprocessorNotice.update(mail_failed=True).where(SubprocessorNotice.id == notice.id).execute()
-        sent.append(notice)
+            notice = SubprocessorNotice.get((SubprocessorNotice.version == version.id)
+                                            & (SubprocessorNotice.user == user.id))
+            if notice.sent_at != now:
+                continue  # someone else sent it meanwhile
+            # To the DPA's contact (Annex I, Part A, where clause 6.2 promises notices), and to
+            # the admin who answers them in the console; each address once per change.
+            doc = dpas.get(user.id)
+            for address in dict.fromkeys(filter(None, (doc.contact_email if doc else "", user.email))):
+                if address.lower() in mailed:
+                    continue
+                mailed.add(address.lower())
+                queue_email(address, _subject(version), "subprocessor_change", version=version, previous=previous,
+                            deadline=deadline, link=external_url("customer.notices"),
+                            ref=f"subprocessor_notice:{notice.id}")
+        sent.append(SubprocessorNotice.get_by_id(notice.id))  # after the first attempt at its emails
     if sent:
         audit.record(audit.Event("subprocessor_notice.sent", details={
             "version_id": version.id, "notices": len(sent), "mail_failed": sum(n.mail_failed for n in sent)}))
@@ -167,6 +165,12 @@ def _notify(version: SubprocessorVersion) -> None:
         notify_customers(version)
     except Exception:  # the register change stands; a failed notice run is logged, not raised
         current_app.logger.exception("Sub-processor change notices for version %s failed", version.id)
+
+
+@outbox.follow_up("subprocessor_notice")
+def _mail_outcome(message) -> None:
+    if message.status != OutboxStatus.SENT.value:
+        SubprocessorNotice.update(mail_failed=True).where(SubprocessorNotice.id == outbox.ref_id(message)).execute()
 
 
 if _notify not in subprocessors.AFTER_CHANGE:

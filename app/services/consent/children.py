@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Callable
 
+from app.db import transaction
 from app.models import Purpose, User
+from app.models.base import utcnow
 from app.models.consent import ConsentSource
 from app.models.user import normalise_email
 from app.services.consent import age, ledger
@@ -23,7 +25,7 @@ from app.services.consent.suppression import is_erased
 from app.services.platform import audit
 from app.services.platform.addresses import email_problem
 from app.services.platform.errors import ServiceError
-from app.services.platform.mail import send_email
+from app.services.platform.outbox import queue_email
 from app.services.platform.signed_links import SignedLink
 
 PARENT_LINK = SignedLink(
@@ -55,12 +57,15 @@ def ask_parent(child: User, purpose: Purpose, parent_email: str, link_for: Calla
         raise ServiceError(f"The parent's address is {problem}. Enter an address like name@example.com.")
     if parent == child.email:
         raise ServiceError("Enter your parent's or guardian's own address, not yours.")
-    audit.record(audit.Event("consent.parent_asked", actor=child, subject=child, details={"purpose": purpose.key}))
-    if is_erased(parent):  # nothing reaches an erased address; the child is told the same
-        return parent
-    token = PARENT_LINK.make({"c": child.id, "p": purpose.key, "v": purpose.notice_version, "e": parent})
-    send_email(parent, f"{child.display_name} asks for your consent", "parental_consent", child=child,
-               purpose=purpose, link=link_for(token), days=PARENT_LINK.lifetime.days)
+    with transaction():
+        audit.record(audit.Event("consent.parent_asked", actor=child, subject=child,
+                                 details={"purpose": purpose.key}))
+        if is_erased(parent):  # nothing reaches an erased address; the child is told the same
+            return parent
+        token = PARENT_LINK.make({"c": child.id, "p": purpose.key, "v": purpose.notice_version, "e": parent})
+        queue_email(parent, f"{child.display_name} asks for your consent", "parental_consent",
+                    expires_at=utcnow() + PARENT_LINK.lifetime, child=child, purpose=purpose, link=link_for(token),
+                    days=PARENT_LINK.lifetime.days)
     return parent
 
 

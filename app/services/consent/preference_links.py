@@ -8,7 +8,8 @@ from typing import Callable
 from app.models import User
 from app.models.user import normalise_email
 from app.services.platform.errors import ServiceError
-from app.services.platform.mail import send_email
+from app.models.base import utcnow
+from app.services.platform.outbox import queue_email
 from app.services.platform.signed_links import SignedLink
 
 LINK_LIFETIME = timedelta(days=90)
@@ -40,5 +41,5 @@ def send_fresh_link(email: str, link_for: Callable[[str], str]) -> None:
     user = User.by_email(normalise_email(email))
     if user is None or not user.active:
         return
-    send_email(user.email, "Your link to manage your preferences", "preferences_link",
-               link=link_for(make_token(user)), days=LINK_LIFETIME.days)
+    queue_email(user.email, "Your link to manage your preferences", "preferences_link",
+                expires_at=utcnow() + LINK_LIFETIME, link=link_for(make_token(user)), days=LINK_LIFETIME.days)

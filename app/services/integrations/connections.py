@@ -30,9 +30,9 @@ from app.models import Connection, ConnectionStatus, Direction, Job, Lead, Pendi
 from app.models.base import utcnow
 from app.services.integrations import catalogue
 from app.services.platform import audit, jobs
-from app.services.platform.errors import MailError, ServiceError
+from app.services.platform.errors import ServiceError
 from app.services.platform.links import external_url
-from app.services.platform.mail import send_email
+from app.services.platform.outbox import queue_email
 from app.services.rights.erasure import BEFORE_DELETE
 
 HTTP_TIMEOUT = 10  # seconds: a provider that does not answer is reported, not waited for
@@ -344,13 +344,11 @@ def _needs_reconnect(connection: Connection, why: str) -> None:
             return  # being disconnected, or already marked: nothing to tell
         audit.record(audit.Event("integration.needs_reconnect", subject=person,
                                  details={"integration": connection.integration, "why": why[:200]}))
-    i = catalogue.integration(connection.integration)
-    try:
-        send_email(person.email, f"{i.name} needs reconnecting", "integration_needs_reconnect",
-                   provider=catalogue.PROVIDERS[i.provider].name, integration=i.name,
-                   link=external_url("integrations.index"))
-    except MailError:
-        pass  # the page says it too; the next failed sync does not mail again (the status has changed)
+        # Told once: the next failed sync does not mail again (the status has changed).
+        i = catalogue.integration(connection.integration)
+        queue_email(person.email, f"{i.name} needs reconnecting", "integration_needs_reconnect",
+                    provider=catalogue.PROVIDERS[i.provider].name, integration=i.name,
+                    link=external_url("integrations.index"))
 
 
 def sync_all_due() -> int:

@@ -16,7 +16,9 @@ from datetime import datetime, timedelta
 from peewee import fn
 
 from app.db import database
-from app.models import ConsentEvent, ConsentState, Newsletter, NewsletterIssue, PendingSubscription, Purpose, Role, User
+from app.models import (
+    ConsentEvent, ConsentState, Newsletter, NewsletterIssue, OutboxMessage, PendingSubscription, Purpose, Role, User,
+)
 from app.models.base import utcnow
 from app.models.consent import ConsentSource, PurposeKind, PurposeNotice
 from app.models.user import normalise_email
@@ -26,7 +28,7 @@ from app.services.consent.suppression import is_suppressed, lift_suppression
 from app.services.platform import audit
 from app.services.platform.addresses import email_problem
 from app.services.platform.errors import ServiceError
-from app.services.platform.mail import send_email
+from app.services.platform.outbox import queue_email
 from app.services.platform.signed_links import SignedLink
 from app.services.platform.weekly import count_per_week
 
@@ -213,8 +215,8 @@ def request_sign_up(newsletter: Newsletter, email: str, source: ConsentSource, c
             PendingSubscription.id == pending.id).execute()  # asked again: a fresh 30 days
         audit.record(audit.Event("newsletter.sign_up_requested", actor=actor, subject=person,
                                  details={"newsletter_id": newsletter.id, "source": source.value}))
-    if notify:
-        send_confirmation(newsletter, person, confirm_link)
+        if notify:
+            send_confirmation(newsletter, person, confirm_link)
     return pending
 
 
@@ -226,10 +228,12 @@ def _person(email: str) -> User:
     return person
 
 
-def send_confirmation(newsletter: Newsletter, person: User, confirm_link) -> None:
+def send_confirmation(newsletter: Newsletter, person: User, confirm_link) -> OutboxMessage:
+    """The double opt-in email, to the outbox (in the caller's transaction)."""
     token = SIGN_UP_LINK.make({"n": newsletter.id, "u": person.id})
-    send_email(person.email, f"Confirm your subscription to {newsletter.purpose.name}", "newsletter_confirm",
-               newsletter=newsletter, link=confirm_link(token), days=CONFIRM_WITHIN.days)
+    return queue_email(person.email, f"Confirm your subscription to {newsletter.purpose.name}", "newsletter_confirm",
+                expires_at=utcnow() + CONFIRM_WITHIN, newsletter=newsletter, link=confirm_link(token),
+                days=CONFIRM_WITHIN.days)
 
 
 def pending_for_token(token: str) -> PendingSubscription | None:

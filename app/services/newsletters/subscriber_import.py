@@ -48,6 +48,8 @@ from app.models import (
     ImportStatus,
     Job,
     Newsletter,
+    OutboxMessage,
+    OutboxStatus,
     PendingSubscription,
     Profile,
     Role,
@@ -60,7 +62,7 @@ from app.services.consent import age
 from app.services.newsletters.catalogue import CONFIRM_WITHIN, get_newsletter, send_confirmation
 from app.services.platform import audit, jobs
 from app.services.platform.addresses import email_problem
-from app.services.platform.errors import MailError, ServiceError
+from app.services.platform.errors import ServiceError
 from app.services.platform.links import external_url
 
 JOB_KIND = "subscriber_import"
@@ -525,15 +527,15 @@ def run_import(job: Job, progress: jobs.Progress) -> None:
                 parse_chunk(done, ctx)
             todo = chunk[len(done):]
             if todo:
-                rows = _import_chunk(imp, todo, ctx, actor, counts, report)
+                _import_chunk(imp, todo, ctx, actor, counts, report)
                 progress.advance(len(todo))
-                if newsletter.double_opt_in:
-                    _send_confirmations(imp, newsletter, [r for r in rows if r.outcome is Outcome.IMPORT], counts)
     _finish(imp, newsletter, actor, counts)
 
 
 def _import_chunk(imp, records, ctx: Context, actor, counts: dict, report) -> list[Row]:
-    """One transaction: classify (people locked), write, and move the resume point."""
+    """One transaction: classify (people locked), write, ask for the confirmations
+    (to the outbox) and move the resume point."""
+    mails = []
     with database.atomic():
         rows = classify(records, ctx, lock=True)
         _tally(counts, rows)
@@ -543,14 +545,15 @@ def _import_chunk(imp, records, ctx: Context, actor, counts: dict, report) -> li
             _keep_ages(to_import)
             if ctx.newsletter.double_opt_in:
                 _ask_to_confirm(imp, ctx.newsletter, to_import)
+                mails = [send_confirmation(ctx.newsletter, User(id=r.user_id, email=r.email), _confirm_link)
+                         for r in to_import]
             else:
                 _subscribe(imp, ctx.newsletter, to_import, actor)
         report_bytes = _append_rejections(report, rows)
-        SubscriberImport.update(
-            next_line=records[-1][0] + 1, counts=json.dumps(counts), report_bytes=report_bytes,
-            mail_from_line=records[0][0] if ctx.newsletter.double_opt_in and to_import else None,
-        ).where(SubscriberImport.id == imp.id).execute()
+        SubscriberImport.update(next_line=records[-1][0] + 1, counts=json.dumps(counts), report_bytes=report_bytes,
+                                mail_from_line=None).where(SubscriberImport.id == imp.id).execute()
     imp.next_line = records[-1][0] + 1
+    _count_undelivered(imp, mails, counts)
     return rows
 
 
@@ -654,24 +657,20 @@ def _confirm_link(token: str) -> str:
     return external_url("newsletter_signup.confirm", token=token)
 
 
-def _send_confirmations(imp, newsletter: Newsletter, rows: list[Row], counts: dict) -> None:
-    """After the chunk is committed: a mail server that is down costs emails (counted,
-    and the people stay pending), never the import. `mail_from_line` marks the chunk
-    until its emails are handed over, so a job killed meanwhile sends them again
-    (a second confirmation email rather than none)."""
-    failed = 0
-    for row in rows:
-        try:
-            send_confirmation(newsletter, User(id=row.user_id, email=row.email), _confirm_link)
-        except MailError:
-            failed += 1
-    if failed:
-        counts["emails_not_sent"] = counts.get("emails_not_sent", 0) + failed
-    SubscriberImport.update(mail_from_line=None, counts=json.dumps(counts)).where(
-        SubscriberImport.id == imp.id).execute()
+def _count_undelivered(imp, mails: list[OutboxMessage], counts: dict) -> None:
+    """Confirmations the mail server did not take at their first attempt (made at the
+    chunk's commit): counted for the progress page; the outbox keeps retrying them."""
+    undelivered = (OutboxMessage.select().where(OutboxMessage.id.in_([m.id for m in mails]),
+                                                OutboxMessage.status != OutboxStatus.SENT.value).count()
+                   if mails else 0)
+    if undelivered:
+        counts["emails_not_sent"] = counts.get("emails_not_sent", 0) + undelivered
+        SubscriberImport.update(counts=json.dumps(counts)).where(SubscriberImport.id == imp.id).execute()
 
 
 def _send_confirmations_again(imp, newsletter: Newsletter, counts: dict) -> None:
+    """A chunk an earlier version committed without handing its emails over (it sent
+    them after the commit and marked the chunk in `mail_from_line` meanwhile)."""
     lines = range(imp.mail_from_line, imp.next_line)
     mapping = imp.mapping_dict()
     emails = [cells[mapping["email"]].strip().lower() for line, cells in _records(_source_path(imp))
@@ -679,7 +678,10 @@ def _send_confirmations_again(imp, newsletter: Newsletter, counts: dict) -> None
     people = (User.select(User.id, User.email).join(PendingSubscription, on=(PendingSubscription.user == User.id))
               .where(PendingSubscription.newsletter == newsletter.id,
                      PendingSubscription.source == ConsentSource.IMPORT.value, User.email.in_(emails)))
-    _send_confirmations(imp, newsletter, [Row(0, p.email, p.email, "", "", user_id=p.id) for p in people], counts)
+    with database.atomic():
+        mails = [send_confirmation(newsletter, p, _confirm_link) for p in people]
+        SubscriberImport.update(mail_from_line=None).where(SubscriberImport.id == imp.id).execute()
+    _count_undelivered(imp, mails, counts)
 
 
 def _finish(imp, newsletter: Newsletter, actor: User | None, counts: dict) -> None:

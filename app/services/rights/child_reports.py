@@ -27,7 +27,7 @@ from app.services.consent.suppression import is_erased
 from app.services.platform import audit
 from app.services.platform.addresses import email_problem
 from app.services.platform.errors import ServiceError
-from app.services.platform.mail import send_email
+from app.services.platform.outbox import queue_email
 from app.services.platform.signed_links import SignedLink
 from app.services.rights import requests
 from app.services.rights.deadlines import due_date, jurisdiction_for
@@ -68,9 +68,10 @@ def report_child(report: ChildReport, confirm_link: Callable[[str], str]) -> Non
         raise ServiceError("Enter your own address and the child's: they are the same here.")
     if is_erased(report.parent_email):
         return  # nothing reaches an erased address; the page answers the same
-    send_email(report.parent_email, "Confirm your report about a child's data", "child_report_confirm",
-               link=confirm_link(REPORT_LINK.make(asdict(report))), child_email=report.child_email,
-               hours=int(REPORT_LINK.lifetime.total_seconds() // 3600), days=EXPEDITED_DAYS)
+    queue_email(report.parent_email, "Confirm your report about a child's data", "child_report_confirm",
+                expires_at=utcnow() + REPORT_LINK.lifetime, link=confirm_link(REPORT_LINK.make(asdict(report))),
+                child_email=report.child_email, hours=int(REPORT_LINK.lifetime.total_seconds() // 3600),
+                days=EXPEDITED_DAYS)
 
 
 def report_for_token(token: str) -> ChildReport:

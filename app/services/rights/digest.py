@@ -1,26 +1,24 @@
 """The DPO's daily digest: one email per active DPO listing the open requests that are
 overdue or due within 7 days, so that no legal deadline passes unnoticed.
 
-At most one digest per DPO per UTC day: each one sent is an audit event, and a DPO who
-already has one today is skipped, so the job can run again (a restarted scheduler, the
-CLI) without mailing anyone twice. A DPO whose mail failed has no event, and the next
-run that day tries again."""
+At most one digest per DPO per UTC day: each one is written to the outbox with an audit
+event, in one transaction, and a DPO who already has one today is skipped, so the job
+can run again (a restarted scheduler, the CLI) without mailing anyone twice. A mail
+server that is down delays the digest (the outbox retries it), it does not send it twice."""
 from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import peewee
-from flask import current_app
 
 from app.db import database, is_postgres
 from app.models import AuditEvent, PrivacyRequest, Role, User
 from app.models.base import utcnow
 from app.services.platform import audit
-from app.services.platform.errors import MailError
 from app.services.platform.links import external_url
-from app.services.platform.mail import send_email
+from app.services.platform.outbox import queue_email
 from app.services.rights.deadlines import days_left
 from app.services.rights.dpo import OPEN_VALUES, due_window
 
@@ -43,7 +41,7 @@ class Section:
 
 
 def send_dpo_digests(now: datetime | None = None) -> int:
-    """Email every active DPO who has had no digest today; return how many were sent.
+    """Email every active DPO who has had no digest today; return how many were queued.
     Nothing is sent when no open request is overdue or due within 7 days."""
     now = now or utcnow()
     with _one_run_at_a_time():
@@ -104,13 +102,12 @@ def _section(due: peewee.Expression, queue_filter: str) -> Section:
 
 
 def _send(dpo: User, overdue: Section, week: Section, now: datetime) -> bool:
-    try:
-        send_email(dpo.email, digest_subject(overdue, week), "dpo_digest", dpo=dpo, overdue=overdue, week=week,
-                   now=now, days_left=days_left)
-    except MailError:
-        # One DPO's mail server refusing must not cost the others their digest.
-        current_app.logger.warning("DPO digest for user %s not sent; the next run today retries", dpo.id)
-        return False
-    audit.record(audit.Event(ACTION, subject=dpo, details={
-        "date": now.date().isoformat(), "overdue": overdue.total, "due_this_week": week.total}))
+    """The digest to the outbox and its audit event, together: recorded once, delivered
+    by the outbox (retried while the mail server is down). It expires after a day, when
+    the next one is due."""
+    with database.atomic():
+        queue_email(dpo.email, digest_subject(overdue, week), "dpo_digest", expires_at=now + timedelta(days=1),
+                    dpo=dpo, overdue=overdue, week=week, now=now, days_left=days_left)
+        audit.record(audit.Event(ACTION, subject=dpo, details={
+            "date": now.date().isoformat(), "overdue": overdue.total, "due_this_week": week.total}))
     return True

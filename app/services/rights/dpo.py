@@ -9,12 +9,14 @@ from datetime import date, datetime, timedelta
 import peewee
 
 from app.db import database
-from app.models import PrivacyRequest, RequestKind, RequestNote, RequestStatus, Role, User
+from app.models import (
+    OutboxMessage, OutboxStatus, PrivacyRequest, RequestKind, RequestNote, RequestStatus, Role, User,
+)
 from app.models.base import utcnow
 from app.models.user import normalise_email
-from app.services.platform import audit
-from app.services.platform.errors import MailError, ServiceError
-from app.services.platform.mail import send_email
+from app.services.platform import audit, outbox
+from app.services.platform.errors import ServiceError
+from app.services.platform.outbox import queue_email
 from app.services.rights import legal_holds, objections, requests, restrictions
 from app.services.rights.deadlines import EXTENDABLE, JURISDICTIONS, due_date, extended_due_date
 from app.services.rights.laws import foreign_citations, law_of
@@ -121,14 +123,16 @@ def approve(request_id: int, actor: User, keep: list[str] = (), hold_reason: str
                                                    f"{law.erasure_exceptions}, not another law.")
     holds = legal_holds.holds_for(User.get_by_id(request.user_id), list(keep), hold_reason, hold_until,
                                   utcnow().date())
-    request = requests.approve_request(request_id, actor, holds)
-    if holds:
-        _tell(request, "approved in part", "Your request was approved in part", actor,
-              note=f"We are erasing your data now. {legal_holds.describe(holds)} "
-                   f"{law_of(request.jurisdiction).complaint}")
-    else:
-        _tell(request, "approved", "Your request was approved", actor, note=_approval_note(request))
-    return request
+    with database.atomic():
+        request = requests.approve_request(request_id, actor, holds)
+        if holds:
+            mail = _tell(request, "Your request was approved in part",
+                         note=f"We are erasing your data now. {legal_holds.describe(holds)} "
+                              f"{law_of(request.jurisdiction).complaint}", what="approved in part", actor=actor)
+        else:
+            mail = _tell(request, "Your request was approved", note=_approval_note(request), what="approved",
+                         actor=actor)
+    return _told(request, mail)
 
 
 def _approval_note(request: PrivacyRequest) -> str:
@@ -240,12 +244,13 @@ def complete(request_id: int, actor: User) -> PrivacyRequest:
     request = get_request(request_id)
     if request.kind == RequestKind.DELETION.value:
         raise ServiceError("An erasure completes itself when its job has run.", 409)
-    done = requests.move(request_id, [S.APPROVED], S.COMPLETED, "Carried out.", actor.email, actor,
-                         completed_at=utcnow())
-    if done is None:
-        raise ServiceError("Only an approved request can be marked as carried out.", 409)
-    _tell(done, "carried out", "Your request is done", actor, note="")
-    return done
+    with database.atomic():
+        done = requests.move(request_id, [S.APPROVED], S.COMPLETED, "Carried out.", actor.email, actor,
+                             completed_at=utcnow())
+        if done is None:
+            raise ServiceError("Only an approved request can be marked as carried out.", 409)
+        mail = _tell(done, "Your request is done", note="", what="carried out", actor=actor)
+    return _told(done, mail)
 
 
 GROUNDS_NEEDED = ("An objection is refused only on compelling legitimate grounds that override the person's "
@@ -264,13 +269,15 @@ def deny(request_id: int, reason: str, actor: User, grounds: str = "") -> Privac
     if weighed and len(grounds) < 20:
         raise ServiceError(GROUNDS_NEEDED)
     note = f"Refused: {reason.strip()}" + (f" Compelling legitimate grounds: {grounds}" if weighed else "")
-    denied = requests.move(request_id, DECIDABLE, S.DENIED, note, actor.email, actor, decided_at=utcnow(),
-                           denial_reason=reason.strip(), compelling_grounds=grounds[:4000] if weighed else None)
-    if denied is None:
-        raise ServiceError("This request is not waiting for a decision.", 409)
     said = f"{reason.strip()} Our compelling legitimate grounds: {grounds}" if weighed else reason.strip()
-    _tell(denied, "denied", "Your request was refused", actor, note=f"{said} {law_of(denied.jurisdiction).complaint}")
-    return denied
+    with database.atomic():
+        denied = requests.move(request_id, DECIDABLE, S.DENIED, note, actor.email, actor, decided_at=utcnow(),
+                               denial_reason=reason.strip(), compelling_grounds=grounds[:4000] if weighed else None)
+        if denied is None:
+            raise ServiceError("This request is not waiting for a decision.", 409)
+        mail = _tell(denied, "Your request was refused", note=f"{said} {law_of(denied.jurisdiction).complaint}",
+                     what="denied", actor=actor)
+    return _told(denied, mail)
 
 
 def extend(request_id: int, reason: str, actor: User) -> PrivacyRequest:
@@ -294,10 +301,10 @@ def extend(request_id: int, reason: str, actor: User) -> PrivacyRequest:
         if not changed:
             raise ServiceError(CHANGED_MEANWHILE, 409)
         requests.log(request, f"Extended to {new_due:%d %b %Y}: {reason.strip()}", actor)
-    request = get_request(request_id)
-    _tell(request, "extended", "We need more time for your request", actor,
-          note=f"We will answer by {new_due:%d %B %Y}. Why: {reason.strip()}")
-    return request
+        request = get_request(request_id)
+        mail = _tell(request, "We need more time for your request", what="extended", actor=actor,
+                     note=f"We will answer by {new_due:%d %B %Y}. Why: {reason.strip()}")
+    return _told(request, mail)
 
 
 def assign(request_id: int, assignee_id: int | None, actor: User) -> PrivacyRequest:
@@ -312,24 +319,54 @@ def assign(request_id: int, assignee_id: int | None, actor: User) -> PrivacyRequ
     return get_request(request_id)
 
 
-def _tell(request: PrivacyRequest, what: str, subject: str, actor: User, note: str) -> None:
-    """Email the person about a decision already made. If the mail server refuses,
-    the decision stands: the timeline says the person was not told, and
-    `request.told` lets the page say so too. A decision that closes a correction or an
-    objection also ends the restriction that applied while it was pending: its email
-    says so first (Art. 18(3)), and if it could not be sent the restriction stays."""
+def _tell(request: PrivacyRequest, subject: str, note: str, what: str,
+          actor: User | None) -> OutboxMessage | None:
+    """Email the person about a decision, in the decision's transaction (the outbox
+    delivers it, retrying while the mail server is down). If it cannot be delivered,
+    the decision stands: the timeline says the person was not told. A decision that
+    closes a correction or an objection also ends the restriction that applied while
+    it was pending: its email says so first (Art. 18(3)), and the restriction ends when
+    that email is delivered; if it never is, the restriction stays."""
     person = User.get_by_id(request.user_id)
-    request.told = True
     closing = request.status in (S.COMPLETED.value, S.DENIED.value) and restrictions.pending_on(request)
     if closing:
         note = f"{note} {restrictions.ENDS_WITH_DECISION}".strip()
-    if person.active:
-        try:
-            send_email(person.email, f"{subject} (request {request.id})", "request_decided",
-                       request=request, what=what, note=note)
-        except MailError:
-            request.told = False
-            requests.log(request, f"The email saying it was {what} could not be sent: tell the person another "
-                                  "way.", actor)
-    if closing:
-        restrictions.end_with_decision(request, actor, request.told)
+    if not person.active:  # erased or closed: nobody to tell
+        if closing:
+            restrictions.end_with_decision(request, actor, True)
+        return None
+    return queue_email(person.email, f"{subject} (request {request.id})", "request_decided",
+                       ref=f"{'closing' if closing else 'decision'}:{request.id}", request=request, what=what,
+                       note=note)
+
+
+def _told(request: PrivacyRequest, mail: OutboxMessage | None) -> PrivacyRequest:
+    """The request, saying how its email went at the first attempt (made at commit):
+    `mail_status` None when there was nobody to email; `told` once delivered."""
+    request.mail_status = outbox.status_of(mail) if mail else None
+    request.told = request.mail_status in (None, OutboxStatus.SENT)
+    return request
+
+
+NOT_TOLD = "The email about this decision could not be sent: tell the person another way ({error})."
+
+
+@outbox.follow_up("decision")
+def _decision_mail_outcome(message: OutboxMessage) -> None:
+    request = PrivacyRequest.get_or_none(PrivacyRequest.id == outbox.ref_id(message))
+    if request is not None and message.status != OutboxStatus.SENT.value:
+        requests.log(request, NOT_TOLD.format(error=message.last_error or message.status), None)
+
+
+@outbox.follow_up("closing")
+def _closing_mail_outcome(message: OutboxMessage) -> None:
+    """The restriction pending on the request ends once the person was told (Art. 18(3))."""
+    request = PrivacyRequest.get_or_none(PrivacyRequest.id == outbox.ref_id(message))
+    if request is None:
+        return
+    if message.status == OutboxStatus.SENT.value:
+        restrictions.end_with_decision(request, None, True)
+    else:
+        requests.log(request, NOT_TOLD.format(error=message.last_error or message.status)
+                     + " Its restriction stays until you lift it from the restrictions page, which tells them first.",
+                     None)

@@ -4,8 +4,10 @@ transaction and is recorded in the request's report when done, so a killed job
 resumes where it stopped and never does a category twice.
 
 The account is closed at the start and anonymised last. The address is kept,
-encrypted, only until a separate job has sent the completion notice and its
-certificate of erasure: a mail server that is down delays the notice, never the erasure.
+encrypted, until the completion notice and its certificate of erasure are written to
+the outbox, in the transaction that completes the erasure; the outbox then sends them
+(the person's other outbox rows are erased like any category): a mail server that is
+down delays the notice, never the erasure.
 
 Each completed erasure is appended to the erasure log (app.services.rights.erasure_log), which a
 backup restore replays so that it brings nobody back."""
@@ -27,6 +29,7 @@ from app.models import (
     DataExport,
     Job,
     NewsletterIssue,
+    OutboxMessage,
     PrivacyRequest,
     RequestEvent,
     RequestNote,
@@ -39,13 +42,14 @@ from app.models.fields import Cipher
 from app.models.imports import ImportEvidence, SubscriberImport
 from app.models.registry import Erasure, PersonalData
 from app.services.consent.suppression import ERASURE, suppress
-from app.services.platform import audit, jobs
-from app.services.platform.mail import send_email
+from app.services.platform import audit, jobs, outbox
+from app.services.platform.outbox import queue_email
 from app.services.rights import audience, erasure_log, legal_holds, requests
 from app.services.rights.laws import law_of
 from app.services.rights.personal_data import found_under, rows_of
 
 ERASED_LABEL = "erased person #{id}"
+NOTICE = "erasure"  # the outbox ref of a completion notice: "erasure:<request id>"
 
 
 def _erased_email(user_id: int) -> str:
@@ -170,15 +174,33 @@ def erase(job: Job, progress: jobs.Progress) -> None:
         _save(request, report)
     _delete_files(user, keep_uploads=legal_holds.kept_uploads(holds))
     _erase_categories(user, held, report["done"], lambda: _save(request, report), progress.advance)
+    address = Cipher.get().decrypt(report["notice_to"].encode()).decode()
+    certificate = certificate_pdf(request, report["done"])
     with database.atomic():
         requests.move(request.id, [RequestStatus.IN_PROGRESS], RequestStatus.COMPLETED, "Erased: " + ", ".join(
             f"{d['category']} ({d['action']})" for d in report["done"]), "system", completed_at=utcnow())
         audit.record(audit.Event("erasure.completed", subject=user, details={"request_id": request.id}))
-        jobs.enqueue("erasure_notice")  # its own job: a mail server down retries the mail, not the erasure
         # Logged before the commit, so no erasure completes unlogged (a retry may log it
         # twice; the replay after a backup restore is idempotent).
-        erasure_log.log_erasure(user, Cipher.get().decrypt(report["notice_to"].encode()).decode(), holds, request.id)
+        erasure_log.log_erasure(user, address, holds, request.id)
+        _queue_notice(request, report, address, certificate)
     progress.advance()
+
+
+def _queue_notice(request: PrivacyRequest, report: dict, address: str, certificate: bytes) -> None:
+    """The completion notice and its certificate to the outbox, written after the
+    person's own outbox rows were erased, so it is the one message that still goes to
+    the erased address; the address then lives only in that message, until it is sent."""
+    queue_email(address, "Your data has been erased", "erasure_done", ref=f"{NOTICE}:{request.id}",
+                attachments=[("certificate-of-erasure.pdf", certificate, "application/pdf")], request_id=request.id)
+    report["notice_to"] = None
+    _save(request, report)
+
+
+@outbox.follow_up(NOTICE)
+def _forget_address(message: OutboxMessage) -> None:
+    """Sent or given up, the notice was the last thing the address was kept for."""
+    OutboxMessage.update(recipient="").where(OutboxMessage.id == message.id).execute()
 
 
 def _erase_categories(user: User, held: dict, done: list[dict], save=lambda: None, advance=lambda: None) -> None:
@@ -226,19 +248,17 @@ def _delete_files(user: User, keep_uploads: bool) -> None:
 
 @jobs.handler("erasure_notice")
 def send_notices(job: Job, progress: jobs.Progress) -> None:
-    """Send the completion notice, with its certificate, of every finished erasure that
-    still holds an address; then forget the address."""
+    """Erasures completed by an earlier version, which sent the notice from this job:
+    their notice goes to the outbox now (a job queued before an upgrade still runs)."""
     pending = PrivacyRequest.select().where(PrivacyRequest.status == RequestStatus.COMPLETED.value,
                                             PrivacyRequest.kind == "deletion",
                                             PrivacyRequest.report.contains('"notice_to": "'))
     for request in pending:
         report = json.loads(request.report)
         address = Cipher.get().decrypt(report["notice_to"].encode()).decode()
-        pdf = certificate_pdf(request, report["done"])
-        send_email(address, "Your data has been erased", "erasure_done",
-                   attachments=[("certificate-of-erasure.pdf", pdf, "application/pdf")], request_id=request.id)
-        report["notice_to"] = None
-        _save(request, report)
+        certificate = certificate_pdf(request, report["done"])
+        with database.atomic():
+            _queue_notice(request, report, address, certificate)
         progress.advance()
 
 

@@ -21,7 +21,7 @@ import shutil
 import tempfile
 import zipfile
 from contextlib import ExitStack
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from flask import current_app, render_template
@@ -31,9 +31,9 @@ from app.models import REGISTRY, DataExport, Job, JobStatus, UploadedFile, User
 from app.models.base import utcnow
 from app.services.consent.receipts import consent_receipt
 from app.services.platform import audit, jobs
-from app.services.platform.errors import MailError, ServiceError
+from app.services.platform.errors import ServiceError
 from app.services.platform.links import external_url
-from app.services.platform.mail import send_email
+from app.services.platform.outbox import queue_email
 from app.services.rights.personal_data import columns_of, plain_rows, registry_entries, rows_of, slug_of
 from app.services.rights.retention_notice import kept, retention_texts
 
@@ -123,12 +123,13 @@ def build_export(job: Job, progress: jobs.Progress) -> None:
             kept=retention_texts(), generated_at=utcnow(), controller=current_app.config["CONTROLLER_NAME"]))
     partial.replace(exports_dir() / final)
     now = utcnow()
-    DataExport.update(file_name=final, size_bytes=(exports_dir() / final).stat().st_size, ready_at=now,
-                      expires_at=now + EXPORT_LIFETIME).where(DataExport.id == export.id).execute()
-    audit.record(audit.Event("export.ready", subject=user, details={"export_id": export.id}))
+    with database.atomic():  # ready, and the email saying so, together
+        DataExport.update(file_name=final, size_bytes=(exports_dir() / final).stat().st_size, ready_at=now,
+                          expires_at=now + EXPORT_LIFETIME).where(DataExport.id == export.id).execute()
+        audit.record(audit.Event("export.ready", subject=user, details={"export_id": export.id}))
+        if not was_ready:  # a re-run after it was ready must not email twice
+            _tell(user, export.id, now + EXPORT_LIFETIME)
     progress.advance()
-    if not was_ready:  # a re-run after it was ready must not email twice
-        _tell(user, export.id)
 
 
 def open_archive(path: Path) -> zipfile.ZipFile:
@@ -203,12 +204,11 @@ def data_schema(entries=None, whose: tuple[str, dict] = ("person", {"type": "str
                            "categories": {"type": "object", "properties": categories}}}
 
 
-def _tell(user: User, export_id: int) -> None:
+def _tell(user: User, export_id: int, expires_at: datetime) -> None:
+    """Through the outbox; not delivered once the archive it links to has expired."""
     link = external_url("my_data.download_export", export_id=export_id)
-    try:
-        send_email(user.email, "Your data export is ready", "export_ready", link=link, days=EXPORT_LIFETIME.days)
-    except MailError:  # the archive is ready all the same, and the page shows it
-        current_app.logger.warning("export %s ready but its email was not sent", export_id)
+    queue_email(user.email, "Your data export is ready", "export_ready", expires_at=expires_at, link=link,
+                days=EXPORT_LIFETIME.days)
 
 
 def purge_expired_exports() -> int:

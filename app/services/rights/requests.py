@@ -14,7 +14,7 @@ from app.models import PrivacyRequest, Profile, RequestEvent, RequestKind, Reque
 from app.models.base import utcnow
 from app.services.platform import audit, jobs
 from app.services.platform.errors import ServiceError
-from app.services.platform.mail import send_email
+from app.services.platform.outbox import queue_email
 from app.services.platform.signed_links import SignedLink
 from app.services.rights import legal_holds, objections, restrictions
 from app.services.rights.deadlines import due_date, jurisdiction_for
@@ -54,9 +54,11 @@ def move(request_id: int, expected: Iterable[RequestStatus], to: RequestStatus, 
     return request
 
 
-def log(request: PrivacyRequest, note: str, actor: User) -> None:
-    """A step that changes no status (an assignment, an extension): timeline and audit."""
-    RequestEvent.create(request=request, status=request.status, note=note, actor_label=actor.email)
+def log(request: PrivacyRequest, note: str, actor: User | None) -> None:
+    """A step that changes no status (an assignment, an extension): timeline and audit.
+    No `actor`: the system did it (the outbox, giving up on an email)."""
+    RequestEvent.create(request=request, status=request.status, note=note,
+                        actor_label=actor.email if actor else "system")
     audit.record(audit.Event("request.updated", actor=actor, subject=User.get_by_id(request.user_id),
                              details={"request_id": request.id, "note": note[:200]}))
 
@@ -92,18 +94,25 @@ def file_request(user: User, kind: RequestKind, details: str, confirm_link: Call
                                decided_at=now)
             else:
                 restrictions.start_while_pending(request)
-    if not notify:  # imports and demo data: recorded, nobody emailed
-        return request
-    if request.status == S.AWAITING_CONFIRMATION.value:
-        send_email(user.email, "Confirm that you want your data erased", "confirm_deletion",
-                   link=confirm_link(CONFIRMATION_LINK.make({"r": request.id})),
-                   hours=int(CONFIRM_LINK_LIFETIME.total_seconds() // 3600), days=COOLING_OFF.days)
-    elif request.status == S.COMPLETED.value:  # an objection to direct marketing: done on filing
-        send_email(user.email, f"Your objection took effect (request {request.id})", "request_decided",
-                   request=request, what="carried out at once", note=objections.processing_of(request).stopped)
-    elif request.received_at == request.receipt_confirmed_at:  # just filed: confirm receipt (CCPA §7021)
-        send_email(user.email, f"We received your request {request.id}", "request_received", request=request)
+        if notify:  # imports and demo data: recorded, nobody emailed
+            _tell_filed(user, request, confirm_link)
     return request
+
+
+def _tell_filed(user: User, request: PrivacyRequest, confirm_link: Callable[[str], str]) -> None:
+    """The email a filing sends, to the outbox in the filing's transaction."""
+    if request.status == S.AWAITING_CONFIRMATION.value:
+        queue_email(user.email, "Confirm that you want your data erased", "confirm_deletion",
+                    expires_at=utcnow() + CONFIRM_LINK_LIFETIME,
+                    link=confirm_link(CONFIRMATION_LINK.make({"r": request.id})),
+                    hours=int(CONFIRM_LINK_LIFETIME.total_seconds() // 3600), days=COOLING_OFF.days)
+    elif request.status == S.COMPLETED.value:  # an objection to direct marketing: done on filing
+        queue_email(user.email, f"Your objection took effect (request {request.id})", "request_decided",
+                    ref=f"request:{request.id}", request=request, what="carried out at once",
+                    note=objections.processing_of(request).stopped)
+    elif request.received_at == request.receipt_confirmed_at:  # just filed: confirm receipt (CCPA §7021)
+        queue_email(user.email, f"We received your request {request.id}", "request_received",
+                    ref=f"request:{request.id}", request=request)
 
 
 def _lock_person(user: User) -> None:

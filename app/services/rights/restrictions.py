@@ -17,19 +17,21 @@ restriction asks us to keep the data unchanged (Art. 18(1)(b)-(c): the person ma
 it for a legal claim, or opposed its erasure). The sweep catches up once it is lifted.
 
 Before a restriction is lifted the person is told (Art. 18(3)). The notice is an
-email, and the restriction ends only once the mail server accepted it: a lift whose
-notice could not be sent leaves the person restricted. A pending correction or
-objection is lifted by its decision, whose email carries the notice; when the person
-cancels their own request, they know, and it ends at once."""
+email, sent through the outbox, and the restriction ends only once the mail server
+accepted it: while the server is down the person stays restricted, and a notice that
+is never delivered leaves them restricted. A pending correction or objection is
+lifted by its decision, whose email carries the notice (app.services.rights.dpo);
+when the person cancels their own request, they know, and it ends at once."""
 from __future__ import annotations
 
 from app.db import database
-from app.models import PrivacyRequest, RequestEvent, RequestKind, User
+from app.models import OutboxMessage, OutboxStatus, PrivacyRequest, RequestEvent, RequestKind, User
 from app.models.base import utcnow
 from app.models.restrictions import Restriction, RestrictionReason
 from app.services.platform import audit
-from app.services.platform.errors import MailError, ServiceError
-from app.services.platform.mail import send_email
+from app.services.platform import outbox
+from app.services.platform.errors import ServiceError
+from app.services.platform.outbox import queue_email
 
 R = RestrictionReason
 PENDING_REASONS = {RequestKind.RECTIFICATION.value: R.RECTIFICATION_PENDING,
@@ -37,6 +39,7 @@ PENDING_REASONS = {RequestKind.RECTIFICATION.value: R.RECTIFICATION_PENDING,
 WHILE_PENDING = ("While we review it, your data is restricted: we store it but do not use it "
                  "(GDPR Art. 18(1)).")
 ENDS_WITH_DECISION = "The restriction of your data that applied while we reviewed it ends now."
+LIFT_NOTICE = "restriction_lift"  # the outbox ref of a lift's notice: "restriction_lift:<id>"
 
 
 def is_restricted(user: User) -> bool:
@@ -115,21 +118,50 @@ def _lift(restriction: Restriction, note: str, actor: User | None, actor_label: 
 
 def lift(restriction_id: int, reason: str, actor: User) -> Restriction:
     """The DPO lifts a restriction: the person is emailed first (Art. 18(3)), and the
-    restriction ends only when that notice was accepted by the mail server."""
+    restriction ends only once the mail server accepted that notice. The notice goes
+    through the outbox: when the server is down it waits there, and the restriction
+    is lifted when it is delivered (`_lift_notice_outcome`). The restriction returned
+    carries `notice`, how the notice stands after its first attempt."""
     restriction = get_active(restriction_id)
     reason = reason.strip()
     if len(reason) < 10:
         raise ServiceError("Say why the restriction is lifted: the person will read it.")
     person = User.get_by_id(restriction.user_id)
-    try:
-        send_email(person.email, "We are lifting the restriction on your data", "restriction_lifted",
-                   restriction=restriction, reason=reason)
-    except MailError:
-        raise ServiceError("The notice to the person could not be sent, so the restriction stays in force: "
-                           "the law says they must be told first. Try again later.", 503)
-    _lift(restriction, f"Restriction lifted after the person was emailed that it ends (GDPR Art. 18(3)): {reason}",
-          actor, actor.email, reason, notice_sent=True)
-    return Restriction.get_by_id(restriction.id)
+    ref = f"{LIFT_NOTICE}:{restriction.id}"
+    with database.atomic():
+        if outbox.pending(ref):
+            raise ServiceError("The notice to the person is already on its way: the restriction is lifted as soon "
+                               "as it is delivered.", 409)
+        # Who lifts it and why, kept until the notice is delivered; lifted_at stays empty till then.
+        Restriction.update(lifted_by=actor.email, lift_reason=reason[:2000]).where(
+            Restriction.id == restriction.id, Restriction.lifted_at.is_null()).execute()
+        notice = queue_email(person.email, "We are lifting the restriction on your data", "restriction_lifted",
+                             ref=ref, restriction=restriction, reason=reason)
+    restriction = Restriction.get_by_id(restriction.id)
+    restriction.notice = outbox.status_of(notice)
+    if restriction.notice in (OutboxStatus.FAILED, OutboxStatus.EXPIRED):
+        raise ServiceError("The person's mail server refused the notice, so the restriction stays in force: the "
+                           "law says they must be told first. Check the address, or tell them another way.", 409)
+    return restriction
+
+
+@outbox.follow_up(LIFT_NOTICE)
+def _lift_notice_outcome(message: OutboxMessage) -> None:
+    """The notice was delivered: lift. It never will be: the restriction stays, and says so."""
+    restriction = Restriction.get_or_none(Restriction.id == outbox.ref_id(message))
+    if restriction is None or restriction.lifted_at is not None:
+        return
+    if message.status == OutboxStatus.SENT.value:
+        _lift(restriction, "Restriction lifted after the person was emailed that it ends (GDPR Art. 18(3)): "
+                           f"{restriction.lift_reason}", User.by_email(restriction.lifted_by), restriction.lifted_by,
+              restriction.lift_reason, notice_sent=True)
+        return
+    Restriction.update(lifted_by="", lift_reason="").where(Restriction.id == restriction.id).execute()
+    request = PrivacyRequest.get_or_none(PrivacyRequest.id == restriction.request_id)
+    if request is not None:
+        RequestEvent.create(request=request, status=request.status, actor_label="system",
+                            note=f"The notice that the restriction ends could not be delivered "
+                                 f"({message.last_error or message.status}), so the restriction stays in force.")
 
 
 def end_with_decision(request: PrivacyRequest, actor: User | None, told: bool) -> int:

@@ -11,7 +11,7 @@ from app.services.accounts.api_keys import active_keys, create_api_key, revoke_a
 from app.services.accounts.people import count_by_role, search_people
 from app.services.consent.ledger import purpose_by_key
 from app.services.consent.purposes import update_purpose
-from app.services.platform import schedule
+from app.services.platform import outbox, schedule
 from app.services.platform.errors import ServiceError
 from app.web.access import roles
 from app.web.admin.forms import ApiKeyForm, PurposeForm
@@ -91,7 +91,7 @@ def scheduled_jobs():
         last = outcomes.get(job["id"])
         rows.append({**job, "last": last,
                      "next": schedule.next_fire_time(job["trigger"], now, last.started_at if last else None)})
-    return render_template("admin/jobs.html", rows=rows, form=EmptyForm())
+    return render_template("admin/jobs.html", rows=rows, form=EmptyForm(), undelivered=outbox.undelivered())
 
 
 @bp.post("/jobs/<job_id>/run")

@@ -32,13 +32,17 @@ def restriction_lift(restriction_id):
     if request.method == "POST":
         if form.validate_on_submit():
             try:
-                restrictions.lift(restriction_id, form.reason.data, current_user)
+                lifted = restrictions.lift(restriction_id, form.reason.data, current_user)
             except ServiceError as e:
                 form.reason.errors = [e.message]
                 status = e.status
             else:
                 person = User.get_by_id(restriction.user_id)
-                flash(f"{person.email} was emailed that the restriction ends, and it was lifted.", "success")
+                if lifted.lifted_at:
+                    flash(f"{person.email} was emailed that the restriction ends, and it was lifted.", "success")
+                else:
+                    flash(f"The mail server did not take the notice to {person.email} yet: it is queued and retried "
+                          "for up to 3 days, and the restriction is lifted once it is delivered.", "info")
                 return redirect(url_for("dpo.restrictions_list"), 303)
         else:
             status = 400

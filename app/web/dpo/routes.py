@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from app.models import RequestKind, RequestStatus, Role, User
+from app.models import OutboxStatus, RequestKind, RequestStatus, Role, User
 from app.models.base import utcnow
 from app.services.platform.audit import actions as audit_actions
 from app.services.platform.audit import search_events
@@ -104,8 +104,12 @@ def request_detail(request_id):
 
 
 def _flash_decision(decided, said: str) -> None:
+    """How the decision's email went at its first attempt (app.services.rights.dpo._told)."""
     if getattr(decided, "told", True):
         flash(said, "success")
+    elif decided.mail_status in (OutboxStatus.PENDING, OutboxStatus.SENDING):
+        flash(said.split(";")[0] + "; the email to the person is queued: the mail server did not take it yet, "
+              "and it is retried for up to 3 days.", "info")
     else:
         flash(said.split(";")[0] + "; but the email to the person could not be sent: tell them another way "
               "(the timeline notes it).", "error")
