@@ -27,7 +27,8 @@ Afterwards, once every job has finished and every expected mail arrived (waiting
 SOAK_DRAIN_SECONDS, 180 s, with the last scheduler left running), the test asserts:
 - every job finished: no Job row left queued, running or failed; every retention run
   done; the import done with exactly its dry run's counts, its people subscribed; the
-  issue sent; no ScheduledRun "running" for longer than 60 s (a dead scheduler's claim);
+  issue sent; the DPO's sweep left no expired row; no ScheduledRun "running" for longer
+  than 60 s (a dead scheduler's claim); and the scheduler never exited unless killed;
 - each consent's current state is its last ledger event (same event, same yes/no), no
   state without an event, and everyone whose one-click unsubscribe was answered is off;
 - `flask audit verify` finds the chain intact;
@@ -39,7 +40,8 @@ SOAK_DRAIN_SECONDS, 180 s, with the last scheduler left running), the test asser
 - no email that matters is missing: each decision's email, each erasure's certificate,
   each filed request's receipt, each finished export's "ready" email; and every
   newsletter delivery the database marks sent arrived;
-- no response was a 5xx, and every client got an answer;
+- no response was a 5xx, every client got an answer, and every answer was the one the
+  person expected (the switch moved, the one-click page, a ZIP, the redirects);
 - p99 latency under 250 ms, leaving out requests in flight within SOAK_KILL_GUARD (2 s)
   of a kill. Sign-ins are reported apart: their argon2id hash is slow on purpose (its
   cost is a security setting, some 0.1 s alone and up to a second on a busy 2-core
