@@ -269,8 +269,13 @@ class Scheduler:
             self.proc.kill()
             self.proc.wait()
 
-    def log_tail(self, lines: int = 40) -> str:
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+    def log_tail(self, lines: int = 30) -> str:
+        """The log's last lines, APScheduler's "skipped: maximum number of running
+        instances" warnings counted rather than shown (a tick held up by a long job)."""
+        text = self.log_path.read_text(errors="replace").splitlines()
+        skipped = [line for line in text if "skipped: maximum number of running instances" in line]
+        rest = [line for line in text if line not in skipped]
+        return "\n".join(rest[-lines:] + [f"({len(skipped)} ticks skipped: the one before was still running)"])
 
 
 def kill_every(scheduler: Scheduler, period: float, started: float, seconds: float, stop: threading.Event) -> None:
