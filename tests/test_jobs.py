@@ -147,7 +147,7 @@ def test_every_process_knows_every_job_handler(tmp_path):
     code = ("from app import create_app; create_app({'TESTING': True, 'INSTANCE_PATH': %r}); "
             "from app.services.platform.jobs import HANDLERS; print(sorted(HANDLERS))" % str(tmp_path))
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "['customer_export', 'erasure', 'erasure_notice', 'export', 'integration_disconnect', 'integration_sync', 'newsletter_issue', 'retention', 'revoke_grants', 'subscriber_import']"
+    assert out.strip() == "['backup', 'customer_export', 'erasure', 'erasure_notice', 'export', 'integration_disconnect', 'integration_sync', 'newsletter_issue', 'retention', 'revoke_grants', 'subscriber_import']"
 
 
 def test_two_schedulers_never_run_the_same_job(app, database_url, counting_job):
