@@ -16,6 +16,7 @@ from app.cli.backups import backup_cli
 from app.cli.db import db_cli
 from app.cli.keys import keys_cli
 from app.db import database
+from app.services.platform.jobs import WORKERS
 
 
 def register_commands(app: Flask) -> None:
@@ -69,10 +70,12 @@ def jobs_cli():
 
 @jobs_cli.command("run", help="Run the scheduler in the foreground (one per SQLite database; replicas are fine on "
                                "PostgreSQL). SIGTERM or Ctrl-C stops it within seconds, handing unfinished work back.")
-def jobs_run():
+@click.option("--workers", type=click.IntRange(1, 32), default=WORKERS, show_default=True,
+              help="Threads that run queued jobs; one kind of job never takes them all (when there are two or more).")
+def jobs_run(workers):
     from app.services.platform.errors import ServiceError
     from jobs import SchedulerProcess
-    process = SchedulerProcess(current_app._get_current_object())
+    process = SchedulerProcess(current_app._get_current_object(), workers)
 
     def stop(signum, frame):
         if process.stopping.is_set():

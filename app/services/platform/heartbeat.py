@@ -28,12 +28,13 @@ _log = logging.getLogger(__name__)
 
 class Heartbeat:
     """`beat()` every `every` seconds in a thread with a connection of its own, from
-    `with` until its end. `beat` returns False once the row is no longer this process's
-    claim (another scheduler took it over): `lost` is then set and the beating stops."""
+    `with` until its end (or at once after `soon()`). `beat` returns False once the row
+    is no longer this process's claim (another scheduler took it over): `lost` is then
+    set and the beating stops."""
 
     def __init__(self, beat: Callable[[], bool], name: str, every: float = BEAT_EVERY):
         self._beat, self._every = beat, every
-        self.lost, self._done = threading.Event(), threading.Event()
+        self.lost, self._wake, self._done = threading.Event(), threading.Event(), False
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
 
     def __enter__(self) -> "Heartbeat":
@@ -41,11 +42,20 @@ class Heartbeat:
         return self
 
     def __exit__(self, *exc) -> None:
-        self._done.set()
+        self._done = True
+        self._wake.set()
         self._thread.join()
 
+    def soon(self) -> None:
+        """Beat now rather than at the next interval."""
+        self._wake.set()
+
     def _loop(self) -> None:
-        while not self._done.wait(self._every):
+        while True:
+            self._wake.wait(self._every)
+            self._wake.clear()
+            if self._done:
+                return
             try:
                 with database.connection_context():
                     if not self._beat():

@@ -18,6 +18,7 @@ again without counting the attempt.
 them, never the others, so queued jobs of other kinds still start meanwhile."""
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -38,14 +39,15 @@ HANDLERS: dict[str, Callable[[Job, "Progress"], None]] = {}
 STALE_AFTER = heartbeat.STALE_AFTER  # a running job silent this long was left by a dead scheduler
 MAX_ATTEMPTS = 5
 RETRY_BACKOFF = timedelta(minutes=5)  # a failed job is tried again after attempts x this
-HEARTBEAT_SECONDS = 2  # Progress writes at most this often
+HEARTBEAT_SECONDS = 2  # a running job's beat, with its progress for the page that polls it
 WORKERS = 3  # threads of `flask jobs run` that run jobs
 POLL_SECONDS = 2  # an idle worker looks for queued jobs this often
 _LOCK_SPACE = 0x4A4F4253  # 'JOBS': the first key of every job's advisory lock
-# Test seam, for tests/test_scheduler_restarts.py only: "<kind>:<steps>:<file>" makes a job
-# of that kind wait at its first safe point with at least <steps> done, for as long as
-# <file> exists, so that a test can stop the scheduler at a known point half-way.
-PAUSE_ENV = "PCC_TEST_PAUSE_JOB"
+# Test seam, for tests/test_scheduler_restarts.py only (never set it in production): JSON
+# {"file": path, "after": {kind: steps}} makes a job of each kind named wait at its first
+# safe point with at least that many steps done, for as long as the file exists, so that a
+# test can kill or stop the scheduler at a known point half-way through every kind of job.
+PAUSE_ENV = "PCC_TEST_PAUSE_JOBS"
 _log = logging.getLogger(__name__)
 
 
@@ -70,57 +72,58 @@ def handler(kind: str):
 
 
 class Progress:
-    """What a handler reports. Each call is a safe point: where the handler may be
-    stopped (`Interrupted`, `ClaimLost`), its work so far kept or rolled back whole.
-    Writes are throttled."""
+    """What a handler reports, kept in memory and written with the job's heartbeat, by a
+    thread on a connection of its own: a write from the handler's own connection while
+    it reads (an export streams rows from an open cursor) would hold SQLite's write lock
+    until the cursor closes. Each call is a safe point, where the handler may be stopped
+    (`Interrupted`, `ClaimLost`), its work so far kept or rolled back whole."""
 
-    def __init__(self, job: Job, stopping: threading.Event | None = None, lost: threading.Event | None = None):
-        self.job, self._last_write = job, None
-        self._mine = _mine(job)
-        self._stopping, self._lost = stopping or threading.Event(), lost or threading.Event()
+    def __init__(self, job: Job, stopping: threading.Event | None = None):
+        self.job, self._mine = job, _mine(job)
+        self._stopping = stopping or threading.Event()
+        self._heart = Heartbeat(self._beat, f"job-{job.id}-heartbeat", every=HEARTBEAT_SECONDS)
         self._pause = _pause_of(job.kind)
+
+    def __enter__(self) -> "Progress":
+        self._heart.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._heart.__exit__(*exc)
 
     def total(self, n: int) -> None:
         self.job.progress_total, self.job.progress_done = n, 0
-        self._write(force=True)
+        self._heart.soon()
         self.checkpoint()
 
     def advance(self, n: int = 1) -> None:
         self.job.progress_done += n
-        self._write()
         self.checkpoint()
 
     def checkpoint(self) -> None:
         """A safe point for handlers with nothing to count."""
         if self._pause and self.job.progress_done >= self._pause[0]:
-            self._write(force=True)
             self._hold(self._pause[1])
-        if self._lost.is_set():
+        if self._heart.lost.is_set():
             raise ClaimLost()
         if self._stopping.is_set():
             raise Interrupted()
 
-    def _write(self, force: bool = False) -> None:
-        # time.monotonic is cheap enough to ask on every row an export streams.
-        if force or self._last_write is None or time.monotonic() - self._last_write >= HEARTBEAT_SECONDS:
-            written = Job.update(progress_done=self.job.progress_done, progress_total=self.job.progress_total,
-                                 heartbeat_at=utcnow()).where(self._mine).execute()
-            if not written:
-                self._lost.set()
-            self._last_write = time.monotonic()
+    def _beat(self) -> bool:
+        return Job.update(progress_done=self.job.progress_done, progress_total=self.job.progress_total,
+                          heartbeat_at=utcnow()).where(self._mine).execute() > 0
 
     def _hold(self, file: Path) -> None:
         self._pause = None  # once per run
+        self._heart.soon()  # the test sees how far it got
         while file.exists() and not self._stopping.is_set():
             time.sleep(0.05)
 
 
 def _pause_of(kind: str) -> tuple[int, Path] | None:
-    seam = os.environ.get(PAUSE_ENV, "")
-    if not seam.startswith(f"{kind}:"):
-        return None
-    _, steps, file = seam.split(":", 2)
-    return int(steps), Path(file)
+    seam = json.loads(os.environ.get(PAUSE_ENV) or "{}")
+    steps = seam.get("after", {}).get(kind)
+    return None if steps is None else (steps, Path(seam["file"]))
 
 
 def enqueue(kind: str, user: User | None = None) -> Job:
@@ -218,9 +221,8 @@ def run(job: Job, stopping: threading.Event | None = None) -> None:
     again."""
     mine = _mine(job)
     try:
-        with Heartbeat(lambda: Job.update(heartbeat_at=utcnow()).where(mine).execute() > 0,
-                       f"job-{job.id}-heartbeat") as beat:
-            HANDLERS[job.kind](job, Progress(job, stopping, beat.lost))
+        with Progress(job, stopping) as progress:
+            HANDLERS[job.kind](job, progress)
     except Interrupted:
         hand_back(job)
     except ClaimLost:
@@ -231,7 +233,7 @@ def run(job: Job, stopping: threading.Event | None = None) -> None:
         Job.update(status=JobStatus.FAILED.value, error=type(e).__name__, finished_at=utcnow()).where(mine).execute()
     else:
         Job.update(status=JobStatus.DONE.value, finished_at=utcnow(), heartbeat_at=utcnow(),
-                   progress_done=Job.progress_total).where(mine).execute()
+                   progress_total=job.progress_total, progress_done=job.progress_total).where(mine).execute()
     finally:
         if is_postgres():
             _unlock(job.id)
