@@ -181,8 +181,9 @@ class SchedulerProcess:
         self.app, self.stopping = app, threading.Event()
         self.workers = job_queue.Workers(app, self.stopping, workers)
         self.scheduler = build_scheduler(app, self)
-        self._claims: set[schedule.RunClaim] = set()
-        self._lock = threading.Lock()
+        self._claims: set[schedule.RunClaim] = set()  # the scheduled runs under way here
+        self._claims_changed = threading.Condition()
+        self._lock_file = None
         app.extensions["job_workers"] = self.workers  # what run_pending_jobs wakes
 
     def start(self) -> list[str]:
@@ -198,19 +199,20 @@ class SchedulerProcess:
 
     def soon(self, module, trigger, slot) -> bool:
         """Run a scheduled job now, in the scheduler's threads (never twice at once)."""
-        if self.stopping.is_set():
-            return False
+        if self.stopping.is_set() or any(c.job_id == job_id(module) for c in self._held()):
+            return False  # under way here already (its beat may just be late)
         self.scheduler.add_job(run_job, "date", args=[self.app, module, trigger, slot], kwargs={"process": self},
                                id=f"{job_id(module)}:now", replace_existing=True, misfire_grace_time=None)
         return True
 
     def hold(self, claim: schedule.RunClaim) -> None:
-        with self._lock:
+        with self._claims_changed:
             self._claims.add(claim)
 
     def release(self, claim: schedule.RunClaim) -> None:
-        with self._lock:
+        with self._claims_changed:
             self._claims.discard(claim)
+            self._claims_changed.notify_all()
 
     def stop(self, grace: float = STOP_GRACE) -> bool:
         """Wind down (see the class); True if everything stopped in time, False if
@@ -219,15 +221,15 @@ class SchedulerProcess:
         self.stopping.set()
         self.scheduler.shutdown(wait=False)
         left_jobs = self.workers.stop(deadline)
-        while self._held() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        with self._claims_changed:
+            self._claims_changed.wait_for(lambda: not self._claims, max(0.0, deadline - time.monotonic()))
         for claim in self._held():
-            claim.finish(schedule.STOPPED, "The scheduler stopped during this run; it runs again.")
+            claim.finish(schedule.STOPPED, "The scheduler stopped during this run; it runs again.", wait=1)
         with self.app.app_context(), database.connection_context():
             for job in left_jobs:
                 job_queue.hand_back(job)
         return not (left_jobs or self._held())
 
     def _held(self) -> list[schedule.RunClaim]:
-        with self._lock:
+        with self._claims_changed:
             return list(self._claims)

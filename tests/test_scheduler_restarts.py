@@ -441,6 +441,20 @@ def test_a_digest_stopped_half_way_is_sent_by_the_next_scheduler_to_whom_it_miss
     assert sorted(m["To"] for m in smtp.messages) == [first_dpo.email, second_dpo.email]  # each once
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # PostgreSQL takes replicas
+def test_a_second_scheduler_on_one_sqlite_database_refuses_to_start(app, tmp_path):
+    """One at a time is what lets a starting scheduler take whatever is marked running for
+    its dead predecessor's."""
+    nothing_to_catch_up(app)
+    with Scheduler(app, tmp_path / "first.log") as first:
+        wait_for("the first one running", lambda: ScheduledRun.select().where(
+            ScheduledRun.job_id == "run_pending_jobs").exists(), first)
+        second = Scheduler(app, tmp_path / "second.log")
+        assert second.process.wait(timeout=RESUME_WITHIN) == 1
+        assert "Another scheduler is running on this SQLite database" in second.output()
+        assert first.stop() == 0
+
+
 # --- a frozen scheduler ------------------------------------------------------------------------
 
 def test_a_frozen_schedulers_job_is_taken_over_once_its_heartbeat_is_silent(app, make_user, newsletter, sales,

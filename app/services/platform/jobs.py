@@ -6,8 +6,8 @@ attempts as read), kept alive by a heartbeat thread (app.services.platform.heart
 while the handler runs. A running job whose beat stopped for STALE_AFTER was left by a
 scheduler that died and is claimed again, on both backends; on PostgreSQL a running job
 also holds a session advisory lock, which the server drops at once when its process
-dies. A claim another scheduler took over is noticed at the old holder's next write
-(`ClaimLost`), so it stops instead of working alongside.
+dies. A claim another scheduler took over is noticed at the old holder's next heartbeat,
+and it stops at its next safe point (`ClaimLost`) instead of working alongside.
 
 A killed job's handler runs again from the start, so handlers are written to be re-run:
 they overwrite, never append twice. When the scheduler stops (SIGTERM), a handler stops

@@ -104,12 +104,13 @@ class RunClaim:
         self._taken.wait()
         return self.token is not None
 
-    def finish(self, outcome: str, detail: str = "") -> None:
-        """Record how the run ended (the first call counts) and let the claim go."""
+    def finish(self, outcome: str, detail: str = "", wait: float | None = None) -> None:
+        """Record how the run ended (the first call counts) and let the claim go;
+        `wait` bounds how long to wait for the record to be written."""
         if not self._done.is_set():
             self._outcome = (outcome, detail)
             self._done.set()
-        self._thread.join()
+        self._thread.join(wait)
 
     def _hold(self) -> None:
         locked = False
