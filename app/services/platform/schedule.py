@@ -24,6 +24,7 @@ import logging
 import threading
 from datetime import datetime, timedelta, timezone
 
+import peewee
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -194,7 +195,13 @@ def _claim_row(job_id: str, slot: datetime) -> datetime | None:
 
 
 def _beat(job_id: str, token: datetime) -> bool:
-    return ScheduledRun.update(heartbeat_at=utcnow()).where(*_held(job_id, token)).execute() > 0
+    """False once the claim is no longer ours; a beat the database refused (busy for a
+    moment) is skipped, the next one tries again."""
+    try:
+        return ScheduledRun.update(heartbeat_at=utcnow()).where(*_held(job_id, token)).execute() > 0
+    except peewee.DatabaseError as e:
+        _log.warning("scheduled run %s: heartbeat not written (%s)", job_id, e)
+        return True
 
 
 def _finish_row(job_id: str, token: datetime, outcome: str, detail: str) -> None:
