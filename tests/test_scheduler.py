@@ -114,3 +114,25 @@ def test_an_admin_sees_every_job_and_runs_one_now(app, client, login_as):
     page = client.get("/admin/jobs").text
     assert "Succeeded" in page and "Run requested" not in page
     assert post_form(client, "/admin/jobs/no_such_job/run", token_from="/admin/jobs").status_code == 404
+
+
+def test_a_nightly_run_repeated_after_a_kill_queues_its_job_once(app):
+    """A scheduler killed after queueing the sweep or the backup, before recording its run,
+    runs it again at the next start: the job already in flight is found, not doubled; and
+    a backup job run again after its file was published keeps that file."""
+    from app.models import Job
+    from app.services.platform import jobs
+    from app.services.retention import backups
+    from jobs import back_up_database
+    for _ in range(2):
+        enforce_retention.run(app)
+        back_up_database.run(app)
+    with app.app_context(), database.connection_context():
+        assert RetentionRun.select().count() == 1
+        backup_job = Job.get(Job.kind == "backup")
+        assert Job.select().where(Job.kind == "backup").count() == 1
+        assert jobs.run_pending() == 2
+        made = backups.list_backups()
+        Job.update(status="queued").where(Job.id == backup_job.id).execute()  # killed before it was marked done
+        assert jobs.run_pending() == 1
+        assert backups.list_backups() == made and len(made) == 1
