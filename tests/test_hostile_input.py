@@ -84,6 +84,12 @@ def test_a_file_where_a_form_takes_text_is_refused(client):
     assert response.status_code == 400
 
 
+def test_a_multipart_part_without_a_name_is_refused_before_the_csrf_check_reads_it(client):
+    body = b'--x\r\nContent-Disposition: form-data\r\n\r\nvalue\r\n--x--\r\n'
+    response = client.post("/login", data=body, content_type="multipart/form-data; boundary=x")
+    assert response.status_code == 400
+
+
 def test_a_nul_character_anywhere_is_a_bad_request(client, login_as):
     login_as(Role.ADMIN)
     assert client.get("/admin/users?q=a%00b").status_code == 400
