@@ -93,6 +93,7 @@ def test_a_multipart_part_without_a_name_is_refused_before_the_csrf_check_reads_
 def test_a_nul_character_anywhere_is_a_bad_request(client, login_as):
     login_as(Role.ADMIN)
     assert client.get("/admin/users?q=a%00b").status_code == 400
+    assert client.get("/admin/users?q=a&q=b%00").status_code == 400  # a repeated name's second value too
     assert client.get("/admin/purposes/marketing%00email").status_code == 400
     client.delete_cookie("session")
     response = post_form(client, "/login", {"email": "a\x00@example.com", "password": "x"})

@@ -65,7 +65,7 @@ def check_input() -> None:
     """before_request, the first one: refuse what no view can use."""
     if request.endpoint in (None, "static"):
         return
-    texts = [*(request.view_args or {}).values(), *request.args.keys(), *request.args.values()]
+    texts = [*(request.view_args or {}).values(), *_pairs(request.args)]
     if request.method in SUBMIT_METHODS and request.blueprint not in JSON_BLUEPRINTS:
         texts += _form_texts()
     # A multipart part without a readable name has the name None.
@@ -82,7 +82,12 @@ def _form_texts() -> list:
     allowed = getattr(current_app.view_functions[request.endpoint], "upload_fields", frozenset())
     if any(name not in allowed for name in request.files):
         abort(400)
-    return [*request.form.keys(), *request.form.values(), *(f.filename or "" for f in request.files.values())]
+    return [*_pairs(request.form), *(f.filename or "" for f in request.files.values())]
+
+
+def _pairs(multidict) -> list:
+    """Every name and every value, repeated names included."""
+    return [text for pair in multidict.items(multi=True) for text in pair]
 
 
 def register(app: Flask) -> None:
