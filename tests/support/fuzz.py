@@ -155,8 +155,16 @@ def form_fields() -> tuple[list[str], list[str]]:
             unbound = getattr(form, name, None)
             if isinstance(unbound, UnboundField):
                 names.add(name)
-                values |= {str(c[0] if isinstance(c, tuple) else c) for c in unbound.kwargs.get("choices") or []}
+                choices = list(unbound.kwargs.get("choices") or [])[:12]  # not 600 time zones
+                values |= {str(_choice_value(c)) for c in choices}
     return sorted(names), sorted(values)
+
+
+def _choice_value(choice):
+    """A WTForms choice: a SelectChoice, a (value, label) pair or a bare value."""
+    if hasattr(choice, "value"):
+        return choice.value
+    return choice[0] if isinstance(choice, tuple) else choice
 
 
 def vocabulary(app: Flask, tokens: list[str]) -> Vocabulary:
