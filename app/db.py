@@ -20,6 +20,10 @@ database = peewee.DatabaseProxy()
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 POOL_SIZE = 32  # per process: gunicorn threads plus the scheduler's
 BUSY_TIMEOUT_MS = 5000
+# The widest integer every column can hold on both backends: ids are PostgreSQL's
+# `integer` (peewee's AutoField is SERIAL); SQLite's integers are wider. The web layer
+# turns a larger number from outside into "not found" or "bad request", never a query.
+MAX_INTEGER = 2**31 - 1
 SQLITE_PRAGMAS = {"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": BUSY_TIMEOUT_MS, "synchronous": "normal"}
 
 

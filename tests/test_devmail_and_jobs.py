@@ -66,7 +66,7 @@ def test_the_scheduler_registers_each_job_once(app):
     jobs = scheduler.get_jobs()
     assert [j.id for j in jobs] == ["run_pending_jobs", "deliver_outbox", "end_cooling_off", "purge_sign_in_links",
                                     "purge_expired_exports", "refresh_statistics", "expire_newsletter_sign_ups", "sync_integrations",
-                                    "send_dpo_digest", "enforce_retention"]
+                                    "send_dpo_digest", "enforce_retention", "back_up_database"]
     assert jobs[0].args[:2] == (app, run_pending_jobs)
 
 

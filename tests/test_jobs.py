@@ -1,19 +1,15 @@
-"""The job runner: progress, failures, and a scheduler killed half-way."""
-import os
-import signal
+"""The job runner: progress, failures, retries, claims and heartbeats. Schedulers killed
+or stopped half-way through real jobs: tests/test_scheduler_restarts.py."""
 import subprocess
 import sys
-import time
-import zipfile
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from app.db import database
-from app.models import DataExport, Job, Lead, Role
+from app.models import Job
 from app.services.platform import jobs
-from app.services.rights import exports
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -59,62 +55,6 @@ def test_an_unknown_kind_is_refused(db):
         jobs.enqueue("no.such.kind")
 
 
-WORKER = """
-import sys, time
-from app import create_app
-from app.db import database
-import app.services.rights.exports
-from app.services.platform import jobs
-app = create_app()
-with app.app_context(), database.connection_context():
-    jobs.run_pending()
-"""
-
-
-def kill_worker_once(app, started, settle: float = 0.0) -> None:
-    """Run a scheduler in another process and SIGKILL it once `started()` says its job
-    is under way (after `settle` seconds more)."""
-    env = {**os.environ, "DATABASE_URL": app.config["DATABASE_URL"], "INSTANCE_PATH": app.instance_path,
-           "SECRET_KEY": app.config["SECRET_KEY"], "MAIL_URL": app.config["MAIL_URL"], "BASE_URL": "http://localhost"}
-    worker = subprocess.Popen([sys.executable, "-c", WORKER], cwd=ROOT, env=env)
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            with database.connection_context():
-                if started():
-                    break
-            assert worker.poll() is None, "the worker finished before it could be killed"
-            time.sleep(0.01)
-        else:
-            raise AssertionError("the job never started")
-        time.sleep(settle)
-        worker.send_signal(signal.SIGKILL)
-    finally:
-        worker.wait()
-
-
-def test_an_export_killed_half_way_is_resumed_and_finishes_once(app, make_user, monkeypatch):
-    person = make_user(Role.SUBJECT)
-    with app.app_context(), database.connection_context():
-        for start in range(0, 150_000, 5000):  # enough rows that the export takes a while
-            Lead.insert_many([{"owner": person.id, "name": f"Lead {i}", "email": f"l{i}@example.com"}
-                              for i in range(start, start + 5000)]).execute()
-        export = exports.request_export(person)
-    kill_worker_once(app, lambda: Job.get_by_id(export.job_id).status == "running", settle=0.15)
-    with app.app_context(), database.connection_context():
-        assert Job.get_by_id(export.job_id).status == "running"  # left behind by the dead worker
-        monkeypatch.setattr(jobs, "STALE_AFTER", timedelta(seconds=-1))  # SQLite: its heartbeat counts as stopped
-        assert jobs.run_pending() == 1
-        job = Job.get_by_id(export.job_id)
-        export = DataExport.get_by_id(export.id)
-        assert (job.status, job.attempts, job.error) == ("done", 2, None)
-    folder = Path(app.instance_path) / "exports"
-    assert sorted(p.name for p in folder.iterdir()) == [export.file_name]  # one archive, no leftovers
-    with zipfile.ZipFile(folder / export.file_name) as archive:
-        with archive.open("lead.csv") as leads:
-            assert sum(1 for _ in leads) == 150_001  # header + every lead, once
-
-
 def test_a_failed_job_is_retried_with_backoff_then_given_up(db, monkeypatch):
     attempts = []
 
@@ -147,7 +87,7 @@ def test_every_process_knows_every_job_handler(tmp_path):
     code = ("from app import create_app; create_app({'TESTING': True, 'INSTANCE_PATH': %r}); "
             "from app.services.platform.jobs import HANDLERS; print(sorted(HANDLERS))" % str(tmp_path))
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "['customer_export', 'erasure', 'erasure_notice', 'export', 'integration_disconnect', 'integration_sync', 'newsletter_issue', 'retention', 'revoke_grants', 'subscriber_import']"
+    assert out.strip() == "['backup', 'customer_export', 'erasure', 'erasure_notice', 'export', 'integration_disconnect', 'integration_sync', 'newsletter_issue', 'retention', 'revoke_grants', 'subscriber_import']"
 
 
 def test_two_schedulers_never_run_the_same_job(app, database_url, counting_job):
@@ -173,27 +113,75 @@ def test_two_schedulers_never_run_the_same_job(app, database_url, counting_job):
         other.close_all()
 
 
-def test_an_erasure_killed_half_way_resumes_and_finishes_once(app, make_user, monkeypatch, smtp):
-    import json as _json
+def claimed_elsewhere(job: Job, heartbeat_at) -> None:
+    """The row as another scheduler's claim leaves it."""
+    Job.update(status="running", attempts=1, heartbeat_at=heartbeat_at).where(Job.id == job.id).execute()
 
-    from app.models import PrivacyRequest
+
+def test_a_running_job_is_claimed_again_once_its_heartbeat_is_silent_and_not_before(app, database_url, counting_job):
+    """On PostgreSQL the other scheduler's session also holds the job's lock, as one whose
+    host was cut off would: once its heartbeat is silent, that session is ended, so it
+    can write nothing more, and the job is taken over."""
+    from app.db import is_postgres, open_database
     from app.models.base import utcnow
-    from app.services.rights.requests import approve_request
-    person = make_user(Role.SUBJECT, email="doomed@example.com")
-    with app.app_context(), database.connection_context():
-        for start in range(0, 150_000, 5000):
-            Lead.insert_many([{"owner": person.id, "name": f"Lead {i}", "email": f"l{i}@example.com"}
-                              for i in range(start, start + 5000)]).execute()
-        request = PrivacyRequest.create(user=person, kind="deletion", status="pending_review",
-                                        received_at=utcnow(), due_at=utcnow())
-        approve_request(request.id)
-    kill_worker_once(app, lambda: PrivacyRequest.get_by_id(request.id).status == "in_progress")
-    with app.app_context(), database.connection_context():
-        assert PrivacyRequest.get_by_id(request.id).status == "in_progress"  # left half-done by the dead worker
-        monkeypatch.setattr(jobs, "STALE_AFTER", timedelta(seconds=-1))
-        jobs.run_pending()
-        request = PrivacyRequest.get_by_id(request.id)
-        done = [d["category"] for d in _json.loads(request.report)["done"]]
-        assert request.status == "completed" and len(done) == len(set(done))  # every category once
-        assert Lead.select().where(Lead.owner == person.id).count() == 0
-    assert len([m for m in smtp.messages if m["Subject"] == "Your data has been erased"]) == 1
+    other = open_database(database_url)
+    try:
+        with app.app_context(), database.connection_context():
+            job = jobs.enqueue("test.count")
+            claimed_elsewhere(job, utcnow())
+            if is_postgres():
+                other.connect()
+                other.execute_sql("SELECT pg_advisory_lock(%s, %s)", (jobs._LOCK_SPACE, job.id))
+            assert jobs.claim_next() is None  # beating: alive
+            Job.update(heartbeat_at=utcnow() - jobs.STALE_AFTER - timedelta(seconds=1)).where(Job.id == job.id).execute()
+            assert jobs.run_pending() == 1  # silent: taken over
+            assert (Job.get_by_id(job.id).status, Job.get_by_id(job.id).attempts) == ("done", 2)
+            if is_postgres():
+                with pytest.raises(Exception):
+                    other.execute_sql("SELECT 1")  # its session was ended
+    finally:
+        other.close_all()
+
+
+def test_a_job_that_died_with_its_scheduler_five_times_is_given_up(db, counting_job):
+    """A job that kills the scheduler each time (out of memory, say) must not do it forever."""
+    from app.models.base import utcnow
+    job = jobs.enqueue("test.count")
+    Job.update(status="running", attempts=jobs.MAX_ATTEMPTS, heartbeat_at=utcnow() - timedelta(hours=1)).where(
+        Job.id == job.id).execute()
+    assert jobs.run_pending() == 0 and counting_job == []
+    assert (Job.get_by_id(job.id).status, Job.get_by_id(job.id).error) == ("failed", "Interrupted")
+
+
+def test_a_scheduler_whose_job_was_taken_over_stops_at_its_next_safe_point(app, monkeypatch):
+    """Thought dead and taken over (it froze, say), it finds out at its next heartbeat and
+    stops there, leaving the row to the scheduler that has it now."""
+    import threading
+    monkeypatch.setattr(jobs, "HEARTBEAT_SECONDS", 0.05)
+    steps, running = [], threading.Event()
+
+    @jobs.handler("test.endless")
+    def endless(job, progress):
+        running.set()
+        while len(steps) < 10_000:
+            steps.append(1)
+            progress.advance()
+            threading.Event().wait(0.01)
+
+    def scheduler():
+        with app.app_context(), database.connection_context():
+            jobs.run(jobs.claim_next())
+    try:
+        with app.app_context(), database.connection_context():
+            job = jobs.enqueue("test.endless")
+        worker = threading.Thread(target=scheduler)
+        worker.start()
+        assert running.wait(30)
+        with app.app_context(), database.connection_context():
+            Job.update(attempts=Job.attempts + 1).where(Job.id == job.id).execute()  # the other scheduler's claim
+        worker.join(30)
+        assert not worker.is_alive() and len(steps) < 10_000
+        with app.app_context(), database.connection_context():
+            assert (Job.get_by_id(job.id).status, Job.get_by_id(job.id).attempts) == ("running", 2)  # left alone
+    finally:
+        jobs.HANDLERS.pop("test.endless")

@@ -12,7 +12,7 @@ from app.models import AuditEvent, Role
 from app.models.base import utcnow
 from app.models.retention import RetentionRun, ScheduledRun
 from app.services.platform import schedule
-from jobs import catch_up, enforce_retention, run_job, run_requested, scheduled_jobs, trigger_of
+from jobs import catch_up, enforce_retention, resume_unfinished, run_job, run_requested, scheduled_jobs, trigger_of
 from tests.support.forms import post_form
 
 NIGHTLY = trigger_of({"trigger": "cron", "hour": 2, "minute": 0})
@@ -25,11 +25,31 @@ def test_the_slot_of_a_cron_job_is_its_latest_fire_time_and_of_an_interval_its_w
     assert schedule.slot_of(every_five, datetime(2026, 3, 10, 2, 7, 30)) == datetime(2026, 3, 10, 2, 5)
 
 
-def test_a_job_marked_running_is_not_started_again_by_run_now(app):
+def test_a_run_under_way_is_not_started_again_by_run_now(app):
     with app.app_context(), database.connection_context():
-        ScheduledRun.create(job_id="send_dpo_digest", started_at=utcnow() - timedelta(minutes=5), outcome="running",
-                            requested_at=utcnow())
-        assert schedule.claim("send_dpo_digest", utcnow()) is False
+        held = schedule.claim("send_dpo_digest", utcnow())
+        try:
+            schedule.request_run("send_dpo_digest", ["send_dpo_digest"], None)
+            assert schedule.claim("send_dpo_digest", utcnow()) is None  # its claim beats (and holds its lock)
+            assert schedule.unfinished() == []
+        finally:
+            held.finish("ok")
+        assert ScheduledRun.get(ScheduledRun.job_id == "send_dpo_digest").outcome == "ok"
+
+
+def test_a_run_a_dead_scheduler_left_running_is_run_again_whatever_its_slot(app):
+    """Its beat stopped a while ago (SIGKILL, out of memory…): owed, not skipped until the
+    next fire time. Only the claim's holder writes its outcome."""
+    with app.app_context(), database.connection_context():
+        old = utcnow() - schedule.STALE_AFTER - timedelta(seconds=1)
+        ScheduledRun.create(job_id="enforce_retention", started_at=old, heartbeat_at=old, outcome="running")
+        assert [row.job_id for row in schedule.unfinished()] == ["enforce_retention"]
+    resume_unfinished(app)
+    with app.app_context(), database.connection_context():
+        row = ScheduledRun.get(ScheduledRun.job_id == "enforce_retention")
+        assert row.outcome == "ok" and row.started_at > old
+        assert RetentionRun.select().count() == 1
+        assert schedule.unfinished() == []
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
@@ -94,3 +114,25 @@ def test_an_admin_sees_every_job_and_runs_one_now(app, client, login_as):
     page = client.get("/admin/jobs").text
     assert "Succeeded" in page and "Run requested" not in page
     assert post_form(client, "/admin/jobs/no_such_job/run", token_from="/admin/jobs").status_code == 404
+
+
+def test_a_nightly_run_repeated_after_a_kill_queues_its_job_once(app):
+    """A scheduler killed after queueing the sweep or the backup, before recording its run,
+    runs it again at the next start: the job already in flight is found, not doubled; and
+    a backup job run again after its file was published keeps that file."""
+    from app.models import Job
+    from app.services.platform import jobs
+    from app.services.retention import backups
+    from jobs import back_up_database
+    for _ in range(2):
+        enforce_retention.run(app)
+        back_up_database.run(app)
+    with app.app_context(), database.connection_context():
+        assert RetentionRun.select().count() == 1
+        backup_job = Job.get(Job.kind == "backup")
+        assert Job.select().where(Job.kind == "backup").count() == 1
+        assert jobs.run_pending() == 2
+        made = backups.list_backups()
+        Job.update(status="queued").where(Job.id == backup_job.id).execute()  # killed before it was marked done
+        assert jobs.run_pending() == 1
+        assert backups.list_backups() == made and len(made) == 1

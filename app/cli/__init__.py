@@ -2,6 +2,9 @@
 the demo mail catcher, the inbound mail server and the DPO's digest."""
 from __future__ import annotations
 
+import os
+import signal
+import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -13,6 +16,7 @@ from app.cli.backups import backup_cli
 from app.cli.db import db_cli
 from app.cli.keys import keys_cli
 from app.db import database
+from app.services.platform.jobs import WORKERS
 
 
 def register_commands(app: Flask) -> None:
@@ -64,16 +68,37 @@ def jobs_cli():
     pass
 
 
-@jobs_cli.command("run", help="Run the scheduler in the foreground (one per deployment).")
-def jobs_run():
-    from jobs import build_scheduler, catch_up
-    app = current_app._get_current_object()
-    scheduler = build_scheduler(app)
-    caught_up = catch_up(app)
+@jobs_cli.command("run", help="Run the scheduler in the foreground (one per SQLite database; replicas are fine on "
+                               "PostgreSQL). SIGTERM or Ctrl-C stops it within seconds, handing unfinished work back.")
+@click.option("--workers", type=click.IntRange(1, 32), default=WORKERS, show_default=True,
+              help="Threads that run queued jobs; one kind of job never takes them all (when there are two or more).")
+def jobs_run(workers):
+    from app.services.platform.errors import ServiceError
+    from jobs import SchedulerProcess
+    process = SchedulerProcess(current_app._get_current_object(), workers)
+
+    def stop(signum, frame):
+        if process.stopping.is_set():
+            os._exit(128 + signum)  # a second signal: now, whatever is left
+        process.stopping.set()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, stop)
+    try:
+        caught_up = process.start()
+    except ServiceError as e:
+        raise click.ClickException(e.message)
     if caught_up:
-        click.echo("Caught up runs missed while the scheduler was down: " + ", ".join(caught_up))
-    click.echo("Scheduler running: " + ", ".join(j.id for j in scheduler.get_jobs()))
-    scheduler.start()
+        click.echo("Catching up runs missed while the scheduler was down: " + ", ".join(caught_up))
+    click.echo("Scheduler running: " + ", ".join(j.id for j in process.scheduler.get_jobs()), nl=True)
+    while not process.stopping.wait(1):
+        pass
+    click.echo("Stopping: no new work; running jobs stop at their next safe point and go back to the queue.")
+    if not process.stop():
+        click.echo("Some work did not stop in time; it is taken up again at the next start.", err=True)
+        sys.stdout.flush()
+        os._exit(0)  # its threads cannot be joined; their claims are released or marked
+    click.echo("Scheduler stopped.")
 
 
 @click.group("devmail", cls=AppGroup, help="The demo's catch-all SMTP server.")

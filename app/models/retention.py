@@ -69,8 +69,9 @@ class RetentionRun(BaseModel):
 class ScheduledRun(BaseModel):
     """The last outcome of each scheduled job, for /admin/jobs and the misfire catch-up."""
     job_id = peewee.CharField(max_length=60, unique=True)
-    started_at = peewee.DateTimeField(null=True)
+    started_at = peewee.DateTimeField(null=True)  # also the claim's token: only its holder writes the outcome
     finished_at = peewee.DateTimeField(null=True)
-    outcome = peewee.CharField(max_length=10, default="")  # running / ok / failed
+    heartbeat_at = peewee.DateTimeField(null=True)  # a running run without a recent beat was left by a dead scheduler
+    outcome = peewee.CharField(max_length=10, default="")  # running / ok / failed / stopped (to run again)
     requested_at = peewee.DateTimeField(null=True)  # an admin pressed "Run now"
     detail = peewee.TextField(default="")

@@ -8,11 +8,12 @@ from app.extensions import login_manager
 from app.models.base import utcnow
 from app.services.accounts.auth import signed_in_user
 from app.services.rights.laws import law_of
-from app.web import access, errors, headers
+from app.web import access, errors, headers, inputs
 from app.web.navigation import navigation_for
 
 
 def register_web(app: Flask) -> None:
+    inputs.register(app)  # first: the blueprints' rules take its int converter as they are added
     from app.web.admin.routes import bp as admin_bp
     from app.web.api.routes import bp as api_bp
     from app.web.auth.routes import bp as auth_bp

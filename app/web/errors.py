@@ -15,6 +15,7 @@ MESSAGES = {
     405: ("That action is not allowed here", "Use the buttons and forms on the page."),
     410: ("This link no longer works", "It has expired or was already used."),
     413: ("That upload is too large", "Files may be up to 20 MB."),
+    415: ("That kind of request is not accepted here", "Send the form from its page in the browser."),
     429: ("Too many attempts", "For your security we limit how often this can be tried. Wait a minute, then try again."),
     500: ("Something went wrong on our side", "The error was logged. Try again in a moment."),
     503: ("The service is unavailable", "Try again in a moment."),

@@ -1,6 +1,7 @@
 """A real SMTP server (aiosmtpd) on loopback that keeps what it receives."""
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
@@ -14,11 +15,19 @@ class _Collector:
     def __init__(self):
         self.messages: list[EmailMessage] = []
         self.refused: set[str] = set()
+        self.held: set[str] = set()
+        self.holding: set[str] = set()  # held addresses a client is waiting on now
         self.arrived = threading.Condition()
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address.lower() in self.refused:
             return "550 5.1.1 Mailbox unavailable"
+        while address.lower() in self.held:  # a slow server: the message is not taken yet
+            with self.arrived:
+                self.holding.add(address.lower())
+                self.arrived.notify_all()
+            await asyncio.sleep(0.02)
+        self.holding.discard(address.lower())
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -57,6 +66,21 @@ class SmtpServer:
     def clear(self):
         self._collector.messages.clear()
         self._collector.refused.clear()
+        self._collector.held.clear()
+
+    def hold(self, address: str) -> None:
+        """Keep a client that sends to `address` waiting at RCPT TO, before the message is
+        taken, until `release`: the moment a sender can die with the mail not sent."""
+        self._collector.held.add(address.lower())
+
+    def release(self, address: str) -> None:
+        self._collector.held.discard(address.lower())
+
+    def wait_until_holding(self, address: str, timeout: float = 60.0) -> None:
+        """Until a client is waiting at RCPT TO `address` (woken by it, not polling)."""
+        with self._collector.arrived:
+            if not self._collector.arrived.wait_for(lambda: address.lower() in self._collector.holding, timeout):
+                raise AssertionError(f"nobody sent to {address} within {timeout}s")
 
     def refuse(self, address: str) -> None:
         """Answer RCPT TO `address` with 550, as a server does for an unknown mailbox."""

@@ -42,7 +42,10 @@ from app.services.platform.mail import build_message, deliver_bytes, error_label
 RETRY_FIRST = timedelta(seconds=30)   # doubled after each failure…
 RETRY_MAX = timedelta(hours=1)        # …up to this
 GIVE_UP_AFTER = timedelta(days=3)
-CLAIM_FOR = timedelta(minutes=5)      # far above an SMTP session's timeouts
+# A sender that died holding a claim must not hold its mail back for long: jobs resume
+# within a minute of a restart, and so does this. A live session slower than this (each
+# SMTP step may take MAIL's 10 s timeout) can at worst repeat the same Message-ID.
+CLAIM_FOR = timedelta(seconds=40)
 SENT_KEPT = timedelta(days=7)
 UNDELIVERED_KEPT = timedelta(days=30)
 BATCH = 100

@@ -8,23 +8,37 @@ jobs; for interval jobs, half an interval ago (a run that started since then, on
 any replica, is this one). Claiming a slot is one transaction that
 reads and writes the job's ScheduledRun row, serialised by an advisory lock on
 PostgreSQL and by the single writer on SQLite: a replica that comes second sees
-the slot taken and skips."""
+the slot taken and skips.
+
+A run under way beats (app.services.platform.heartbeat). One left running by a
+scheduler that died (its beat silent for STALE_AFTER, or on PostgreSQL its lock free),
+or stopped half-way by SIGTERM ("stopped"), is owed: the next claim runs it again,
+whatever its slot, instead of waiting for the next fire time. On SQLite one scheduler
+runs at a time (`only_scheduler`), so the one starting knows every run left running
+is an orphan."""
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import logging
+import threading
 from datetime import datetime, timedelta, timezone
 
+import peewee
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from app.db import database, is_postgres
 from app.models.base import utcnow
 from app.models.retention import ScheduledRun
-from app.services.platform import audit
+from app.services.platform import audit, heartbeat
 from app.services.platform.errors import ServiceError
+from app.services.platform.heartbeat import BEAT_EVERY
 
 _LOCK_SPACE = 0x53434844  # 'SCHD'
-STILL_RUNNING = timedelta(hours=1)  # a run marked running for longer died without saying so
+STALE_AFTER = heartbeat.STALE_AFTER  # a run silent this long was left by a dead scheduler
+RUNNING, STOPPED = "running", "stopped"  # outcomes besides "ok" and "failed"
+_log = logging.getLogger(__name__)
 
 
 def _lock_key(job_id: str) -> int:
@@ -71,27 +85,170 @@ def cadence(when: dict) -> str:
     return f"Every {n} {unit[:-1] if n == 1 else unit}"
 
 
-def claim(job_id: str, slot: datetime) -> bool:
-    """Take `slot` for this process, unless another run of the job already has it."""
+class RunClaim:
+    """One scheduled run, held by this process from `take` to `finish`. A thread with a
+    connection of its own claims it, beats every BEAT_EVERY seconds and writes its
+    outcome; on PostgreSQL that connection also holds the job's advisory lock, so the
+    claim ends the moment the process dies. Only the holder writes the outcome: the row's
+    started_at is its token."""
+
+    def __init__(self, job_id: str, slot: datetime):
+        self.job_id, self.slot = job_id, slot
+        self.token: datetime | None = None
+        self._taken, self._done = threading.Event(), threading.Event()
+        self._outcome = (STOPPED, "")
+        self._thread = threading.Thread(target=self._hold, name=f"scheduled-{job_id}", daemon=True)
+
+    def take(self) -> bool:
+        """Claim the slot, unless another run of the job has it or is under way."""
+        self._thread.start()
+        self._taken.wait()
+        return self.token is not None
+
+    def finish(self, outcome: str, detail: str = "", wait: float | None = None) -> None:
+        """Record how the run ended (the first call counts) and let the claim go;
+        `wait` bounds how long to wait for the record to be written."""
+        if not self._done.is_set():
+            self._outcome = (outcome, detail)
+            self._done.set()
+        self._thread.join(wait)
+
+    def _hold(self) -> None:
+        locked = False
+        try:
+            database.connect(reuse_if_open=True)
+            locked = is_postgres() and _lock(self.job_id)
+            if locked or not is_postgres():
+                self.token = _claim_row(self.job_id, self.slot)
+            self._taken.set()
+            if self.token is None:
+                return
+            while not self._done.wait(BEAT_EVERY):
+                if not _beat(self.job_id, self.token):
+                    return  # taken over: this process was thought dead
+            _finish_row(self.job_id, self.token, *self._outcome)
+        except Exception:
+            _log.exception("scheduled run %s: its claim failed", self.job_id)
+        finally:
+            self._taken.set()
+            _let_go(self.job_id, locked)
+
+
+def _let_go(job_id: str, locked: bool) -> None:
+    """Back to the pool without the lock; a connection that cannot unlock is closed."""
+    try:
+        if locked:
+            _unlock(job_id)
+    except Exception:
+        database.manual_close()
+    database.close()
+
+
+def claim(job_id: str, slot: datetime) -> RunClaim | None:
+    """Take `slot` for this process (a RunClaim, to finish), unless another run of the
+    job already has it or is under way."""
+    held = RunClaim(job_id, slot)
+    return held if held.take() else None
+
+
+def _lock(job_id: str) -> bool:
+    """PostgreSQL: the job's session lock, unless a live scheduler holds it; a holder
+    whose run went silent is ended first (app.services.platform.heartbeat)."""
+    if _try_lock(job_id):
+        return True
+    row = ScheduledRun.get_or_none(ScheduledRun.job_id == job_id)
+    return (row is not None and row.outcome == RUNNING and _is_silent(row)
+            and heartbeat.end_silent_holder(_LOCK_SPACE, _lock_key(job_id)) and _try_lock(job_id))
+
+
+def _try_lock(job_id: str) -> bool:
+    return database.execute_sql("SELECT pg_try_advisory_lock(%s, %s)", (_LOCK_SPACE, _lock_key(job_id))).fetchone()[0]
+
+
+def _unlock(job_id: str) -> None:
+    database.execute_sql("SELECT pg_advisory_unlock(%s, %s)", (_LOCK_SPACE, _lock_key(job_id)))
+
+
+def _is_silent(row: ScheduledRun) -> bool:
+    last = row.heartbeat_at or row.started_at
+    return last is None or last < utcnow() - STALE_AFTER
+
+
+def _claim_row(job_id: str, slot: datetime) -> datetime | None:
+    """One transaction (serialised by the lock on PostgreSQL, by the single writer on
+    SQLite): the claim's token, or None if the slot is taken. A run left running by a
+    dead scheduler, or stopped, is owed: it runs again whatever the slot."""
     with database.atomic():
-        if is_postgres():
-            database.execute_sql("SELECT pg_advisory_xact_lock(%s, %s)", (_LOCK_SPACE, _lock_key(job_id)))
         row = ScheduledRun.get_or_none(ScheduledRun.job_id == job_id)
-        if row and row.started_at and row.started_at >= slot:
-            return False
-        if row and row.outcome == "running" and row.started_at and row.started_at > utcnow() - STILL_RUNNING:
-            return False  # running now (a "Run now" must not start it a second time)
-        fields = dict(started_at=max(slot, utcnow()), finished_at=None, outcome="running", detail="")
+        if row and row.outcome == RUNNING and not is_postgres() and not _is_silent(row):
+            return None  # under way (on PostgreSQL the lock said its holder is gone)
+        owed = row is not None and row.outcome in (RUNNING, STOPPED)
+        if row and not owed and row.started_at and row.started_at >= slot:
+            return None
+        now = utcnow()
+        fields = dict(started_at=max(slot, now), heartbeat_at=now, finished_at=None, outcome=RUNNING, detail="")
         if row:
             ScheduledRun.update(**fields).where(ScheduledRun.id == row.id).execute()
         else:
             ScheduledRun.create(job_id=job_id, **fields)
+    return fields["started_at"]
+
+
+def _beat(job_id: str, token: datetime) -> bool:
+    """False once the claim is no longer ours; a beat the database refused (busy for a
+    moment) is skipped, the next one tries again."""
+    try:
+        return ScheduledRun.update(heartbeat_at=utcnow()).where(*_held(job_id, token)).execute() > 0
+    except peewee.DatabaseError as e:
+        _log.warning("scheduled run %s: heartbeat not written (%s)", job_id, e)
+        return True
+
+
+def _finish_row(job_id: str, token: datetime, outcome: str, detail: str) -> None:
+    ScheduledRun.update(outcome=outcome, detail=detail[:500], finished_at=utcnow(), heartbeat_at=utcnow()).where(
+        *_held(job_id, token)).execute()
+
+
+def _held(job_id: str, token: datetime):
+    return ScheduledRun.job_id == job_id, ScheduledRun.started_at == token, ScheduledRun.outcome == RUNNING
+
+
+def unfinished() -> list[ScheduledRun]:
+    """Runs stopped half-way, or left running by a scheduler that died: to run again."""
+    rows = ScheduledRun.select().where(ScheduledRun.outcome.in_([RUNNING, STOPPED]))
+    return [row for row in rows if row.outcome == STOPPED or _holder_gone(row)]
+
+
+def _holder_gone(row: ScheduledRun) -> bool:
+    if _is_silent(row):
+        return True
+    if not is_postgres() or not _try_lock(row.job_id):
+        return False
+    _unlock(row.job_id)  # free: its holder's session ended with its process
     return True
 
 
-def finish(job_id: str, outcome: str, detail: str) -> None:
-    ScheduledRun.update(outcome=outcome, detail=detail[:500], finished_at=utcnow()).where(
-        ScheduledRun.job_id == job_id).execute()
+def stop_orphans() -> int:
+    """Mark every run left running as stopped, to run again. Only for the one scheduler
+    of an SQLite database, as it starts (`only_scheduler`)."""
+    return ScheduledRun.update(outcome=STOPPED, detail="The scheduler died during this run.").where(
+        ScheduledRun.outcome == RUNNING).execute()
+
+
+def only_scheduler():
+    """SQLite: the lock file beside the database that the one scheduler holds while it
+    runs; returned open (keep it), or ServiceError if another scheduler holds it.
+    PostgreSQL: None, as replicas are welcome there."""
+    if is_postgres():
+        return None
+    lock = open(f"{database.obj.database}-scheduler.lock", "a")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        raise ServiceError("Another scheduler is running on this SQLite database: one at a time "
+                           "(several need PostgreSQL).", 409)
+    return lock
 
 
 def missed(job_id: str, trigger, now: datetime) -> datetime | None:

@@ -1,7 +1,11 @@
 """Encrypted database backups, and a restore that never brings an erased person back.
 
 `create_backup` snapshots the database (SQLite's online backup API, or `pg_dump`) into
-`<instance>/backups/`, encrypted with a key derived from DATA_ENCRYPTION_KEY.
+`<instance>/backups/`, encrypted with a key derived from DATA_ENCRYPTION_KEY. It writes a
+temporary file and gives it its `backup-….pccbak` name only once complete and synced, so
+a backup killed half-way leaves nothing that looks like a backup (the next one removes
+the leftover). The scheduler makes one every night as a job (`queue_backup`), which a
+restarted scheduler runs again if it was killed half-way.
 `restore_backup` puts one back, then erases again everyone the erasure log says was
 erased since the snapshot, before it returns. The log (app.services.rights.erasure_log)
 lives outside the database, so no restore rolls it back."""
@@ -22,7 +26,7 @@ from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Callable
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import peewee
@@ -34,16 +38,17 @@ from flask import current_app
 from playhouse.db_url import connect as connect_url
 
 from app.db import database, is_postgres
-from app.models import RequestStatus, User
+from app.models import Job, JobStatus, RequestStatus, User
 from app.models.base import utcnow
 from app.services.consent.suppression import ERASURE, suppress_hash
-from app.services.platform import audit
+from app.services.platform import audit, jobs
 from app.services.platform.errors import ServiceError
 from app.services.platform.utc import iso_z, naive_utc, parse_iso_z
 from app.services.rights import erasure, legal_holds, requests
 from app.services.rights.erasure_log import read_erasure_log
 
 KEEP_DAYS = 90
+JOB_KIND = "backup"
 
 # The file format, version 1:
 #   b"PCCBAK", a version byte, a 2-byte length, then that many bytes of JSON header
@@ -83,8 +88,9 @@ class Restored:
 
 # --- create, list, purge -----------------------------------------------------------------
 
-def create_backup(now: datetime | None = None) -> Path:
-    """Write an encrypted snapshot of the database; return its path (mode 0600)."""
+def create_backup(now: datetime | None = None, each_chunk: Callable[[], None] = lambda: None) -> Path:
+    """Write an encrypted snapshot of the database; return its path (mode 0600).
+    `each_chunk` is called after every chunk written (the job's progress and safe point)."""
     created = naive_utc(now or utcnow())
     kind = _kind()
     header = _header(kind, created)
@@ -92,12 +98,29 @@ def create_backup(now: datetime | None = None) -> Path:
     part = _temp(folder, ".part")
     try:
         with open(part, "wb") as out:
-            (_dump_postgres if kind == "postgresql" else _dump_sqlite)(out, header, folder)
+            (_dump_postgres if kind == "postgresql" else _dump_sqlite)(out, header, folder, each_chunk)
             out.flush()
             os.fsync(out.fileno())
         return _publish(part, folder, created)
     finally:
         part.unlink(missing_ok=True)
+
+
+def queue_backup() -> Job:
+    """The nightly backup, as a job; the one already waiting or running if there is one."""
+    with database.atomic():
+        waiting = Job.select().where(Job.kind == JOB_KIND,
+                                     Job.status.in_([JobStatus.QUEUED.value, JobStatus.RUNNING.value])).first()
+        return waiting or jobs.enqueue(JOB_KIND)
+
+
+@jobs.handler(JOB_KIND)
+def back_up(job: Job, progress: jobs.Progress) -> None:
+    """Re-run after a kill: a kill before the file got its name left no backup, so one is
+    made now; a kill after it did left this job's backup, which is kept as it is."""
+    if any(b.created_at >= naive_utc(job.created_at) and b.database != "unknown" for b in list_backups()):
+        return
+    create_backup(each_chunk=progress.advance)
 
 
 def list_backups() -> list[Backup]:
@@ -283,7 +306,7 @@ def _read_header(f: BinaryIO) -> tuple[bytes, dict]:
     return start + body, meta
 
 
-def _encrypt(source: BinaryIO, out: BinaryIO, header: bytes) -> None:
+def _encrypt(source: BinaryIO, out: BinaryIO, header: bytes, each_chunk: Callable[[], None]) -> None:
     """Stream `source` into `out`, one chunk at a time, reading one chunk ahead to know
     which is the last."""
     fernet, bound = _fernet(), hashlib.sha256(header).digest()
@@ -293,6 +316,7 @@ def _encrypt(source: BinaryIO, out: BinaryIO, header: bytes) -> None:
         following = source.read(CHUNK_SIZE)
         token = fernet.encrypt(_CHUNK.pack(index, not following, bound) + chunk)
         out.write(struct.pack(">I", len(token)) + token)
+        each_chunk()
         if not following:
             return
         chunk = following
@@ -324,24 +348,24 @@ def _decrypt(source: BinaryIO, out: BinaryIO, header: bytes, name: str) -> None:
 
 # --- the databases ------------------------------------------------------------------------
 
-def _dump_sqlite(out: BinaryIO, header: bytes, folder: Path) -> None:
+def _dump_sqlite(out: BinaryIO, header: bytes, folder: Path, each_chunk: Callable[[], None]) -> None:
     snapshot = _temp(folder, ".db")
     try:
         with closing(sqlite3.connect(database.obj.database)) as src, closing(sqlite3.connect(snapshot)) as dst:
             src.backup(dst)  # a consistent copy while the app keeps writing
         with open(snapshot, "rb") as f:
-            _encrypt(f, out, header)
+            _encrypt(f, out, header, each_chunk)
     finally:
         _remove_sqlite_file(snapshot)
 
 
-def _dump_postgres(out: BinaryIO, header: bytes, folder: Path) -> None:
+def _dump_postgres(out: BinaryIO, header: bytes, folder: Path, each_chunk: Callable[[], None]) -> None:
     dsn, env = _libpq()
     with tempfile.TemporaryFile() as stderr:
         dump = subprocess.Popen([_tool("pg_dump"), "--format=custom", f"--dbname={dsn}"],
                                 stdout=subprocess.PIPE, stderr=stderr, env=env)
         try:
-            _encrypt(dump.stdout, out, header)
+            _encrypt(dump.stdout, out, header, each_chunk)
         finally:
             dump.stdout.close()
             code = dump.wait()

@@ -20,7 +20,7 @@ import peewee
 from peewee import fn
 
 from app.db import database, is_postgres
-from app.models import REGISTRY, ConsentState, Job, PrivacyRequest, Purpose, User
+from app.models import REGISTRY, ConsentState, Job, JobStatus, PrivacyRequest, Purpose, User
 from app.models.base import utcnow
 from app.models.registry import PersonalData
 from app.models.restrictions import Restriction
@@ -235,12 +235,20 @@ def start_run(trigger: str, actor: User | None = None, only: str | None = None, 
     if only is not None:
         policy(only)  # 404 for an unknown category
     with database.atomic():
+        if trigger == "schedule" and (current := _scheduled_in_flight()):
+            return current  # the nightly run queued again by a scheduler killed before it noted it
         job = jobs.enqueue("retention") if queued else None
         run = RetentionRun.create(job=job.id if job else None, trigger=trigger,
                                   started_by=actor.id if actor else None, only_category=only)
         audit.record(audit.Event("retention.run_started", actor=actor, details={
             "run_id": run.id, "trigger": trigger, "only": only}))
         return run
+
+
+def _scheduled_in_flight() -> RetentionRun | None:
+    return (RetentionRun.select().join(Job, on=(RetentionRun.job == Job.id))
+            .where(RetentionRun.trigger == "schedule",
+                   Job.status.in_([JobStatus.QUEUED.value, JobStatus.RUNNING.value])).first())
 
 
 def runs(limit: int = 50) -> list[RetentionRun]:

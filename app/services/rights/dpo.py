@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 
 import peewee
 
-from app.db import database
+from app.db import MAX_INTEGER, database
 from app.models import (
     OutboxMessage, OutboxStatus, PrivacyRequest, RequestKind, RequestNote, RequestStatus, Role, User,
 )
@@ -79,15 +79,27 @@ def queue(filters: QueueFilters, after: str | None = None, now: datetime | None 
     if filters.email.strip():
         query = query.where(User.email == normalise_email(filters.email))
     if after:
-        due, _, last_id = after.partition("_")
-        due_at = datetime.fromisoformat(due)
+        due_at, last_id = _read_cursor(after)
         query = query.where((PrivacyRequest.due_at > due_at) |
-                            ((PrivacyRequest.due_at == due_at) & (PrivacyRequest.id > int(last_id))))
+                            ((PrivacyRequest.due_at == due_at) & (PrivacyRequest.id > last_id)))
     rows = list(query.limit(PAGE_SIZE + 1))
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     cursor = f"{rows[-1].due_at.isoformat()}_{rows[-1].id}" if more else None
     return QueuePage(rows, cursor)
+
+
+def _read_cursor(cursor: str) -> tuple[datetime, int]:
+    """The "next page" cursor `queue` wrote: `<due_at ISO>_<id>`. Anything else (an
+    edited or cut-short address) is a bad request, not a crash."""
+    due, _, last_id = cursor.partition("_")
+    try:
+        due_at = datetime.fromisoformat(due).replace(tzinfo=None)  # due dates are naive UTC
+        if last_id.isascii() and last_id.isdigit() and int(last_id) <= MAX_INTEGER:
+            return due_at, int(last_id)
+    except ValueError:
+        pass
+    raise ServiceError("This page of the queue does not exist: go back to its first page.", 400)
 
 
 def due_window(due: str, now: datetime) -> peewee.Expression:

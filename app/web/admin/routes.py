@@ -16,6 +16,7 @@ from app.services.platform.errors import ServiceError
 from app.web.access import roles
 from app.web.admin.forms import ApiKeyForm, PurposeForm
 from app.web.auth.forms import EmptyForm
+from app.web.inputs import int_arg
 from app.web.rendering import render_page_or_fragment
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -26,7 +27,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 def users():
     text = request.args.get("q", "")[:200]
     role = request.args.get("role") if request.args.get("role") in {r.value for r in Role} else None
-    after = request.args.get("after", type=int)
+    after = int_arg("after")
     page = search_people(text, role, after)
     return render_page_or_fragment("admin/users.html", "admin/_user_rows.html", page=page, q=text,
                                    role=role, roles=list(Role), counts=count_by_role(), after=after)

@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 
 import segno
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_user, logout_user
 from markupsafe import Markup
 
@@ -28,6 +29,8 @@ PENDING = "pending_second_factor"  # session: {"user_id", "method", "since"} bet
 PENDING_LIFETIME_SECONDS = 600
 
 
+# Sign-in counts attempts per network address (get_remote_address), and per account
+# or address tried, whoever is signed in: these limits hold off password guessing.
 def _email_key() -> str:
     return "email:" + normalise_email(request.form.get("email", ""))
 
@@ -66,7 +69,7 @@ def index():
 
 @bp.route("/login", methods=["GET", "POST"])
 @public
-@limiter.limit("10/minute;50/hour", methods=["POST"])
+@limiter.limit("10/minute;50/hour", methods=["POST"], key_func=get_remote_address)
 @limiter.limit("5/minute;20/hour", methods=["POST"], key_func=_email_key)
 def login():
     if current_user.is_authenticated and request.method == "GET":
@@ -94,7 +97,7 @@ def _login_page(form, status: int):
 
 @bp.post("/login/with/<provider>")
 @public
-@limiter.limit("20/minute")
+@limiter.limit("20/minute", key_func=get_remote_address)
 def sign_in_with(provider):
     if not EmptyForm().validate_on_submit():
         return redirect(url_for("auth.login"), 303)
@@ -107,7 +110,7 @@ def sign_in_with(provider):
 
 @bp.get("/login/with/<provider>/callback")
 @public
-@limiter.limit("20/minute")
+@limiter.limit("20/minute", key_func=get_remote_address)
 def signed_in_with(provider):
     try:
         user = provider_sign_in.complete(provider, request.remote_addr)
@@ -119,7 +122,7 @@ def signed_in_with(provider):
 
 @bp.route("/login/email", methods=["GET", "POST"])
 @public
-@limiter.limit("5/minute;30/hour", methods=["POST"])
+@limiter.limit("5/minute;30/hour", methods=["POST"], key_func=get_remote_address)
 @limiter.limit("3/10minutes", methods=["POST"], key_func=_email_key)
 def sign_in_link():
     form = SignInLinkForm()
@@ -138,7 +141,7 @@ def link_sent():
 
 @bp.route("/login/email/<token>", methods=["GET", "POST"])
 @public
-@limiter.limit("20/minute", methods=["POST"])
+@limiter.limit("20/minute", methods=["POST"], key_func=get_remote_address)
 def redeem_link(token):
     # GET only shows a button: mail scanners that prefetch links must not use up
     # the single-use link, so the sign-in itself is a POST.
@@ -170,7 +173,7 @@ def _pending_key() -> str:
 
 @bp.route("/login/two-factor", methods=["GET", "POST"])
 @public
-@limiter.limit("10/minute;60/hour", methods=["POST"])
+@limiter.limit("10/minute;60/hour", methods=["POST"], key_func=get_remote_address)
 @limiter.limit("5/minute;20/hour", methods=["POST"], key_func=_pending_key)  # per account, too
 def totp():
     pending = _pending_user()
@@ -199,7 +202,7 @@ def _demo_code(user: User) -> str | None:
 
 @bp.route("/login/two-factor/setup", methods=["GET", "POST"])
 @public
-@limiter.limit("10/minute;60/hour", methods=["POST"])
+@limiter.limit("10/minute;60/hour", methods=["POST"], key_func=get_remote_address)
 @limiter.limit("5/minute;20/hour", methods=["POST"], key_func=_pending_key)
 def totp_setup():
     pending = _pending_user()

@@ -15,6 +15,7 @@ from app.services.rights import child_reports
 from app.web.access import public, roles
 from app.web.auth.forms import EmptyForm
 from app.web.children.forms import AskParentForm, BirthDateForm, ReportChildForm
+from app.web.limits import link_holder
 
 bp = Blueprint("children", __name__)
 
@@ -50,9 +51,17 @@ def report_sent():
     return render_template("children/report_sent.html")
 
 
+def _reporting_parent(token: str) -> str:
+    return "parent:" + child_reports.report_for_token(token).parent_email
+
+
+def _consenting_parent(token: str) -> str:
+    return "parent:" + children.ask_for_token(token).parent_email
+
+
 @bp.route("/report-a-child/confirm/<token>", methods=["GET", "POST"])
 @public  # the signed link is the proof; it reveals nothing about the child's account
-@limiter.limit("20/minute", methods=["POST"])
+@limiter.limit("20/minute", methods=["POST"], key_func=link_holder(_reporting_parent))
 def confirm_report(token):
     form = EmptyForm()
     try:
@@ -69,7 +78,7 @@ def confirm_report(token):
 
 @bp.route("/parent-consent/<token>", methods=["GET", "POST"])
 @public  # the signed link, mailed to the parent, is the proof of their address
-@limiter.limit("20/minute", methods=["POST"])
+@limiter.limit("20/minute", methods=["POST"], key_func=link_holder(_consenting_parent))
 def parent_consent(token):
     form = EmptyForm()
     try:

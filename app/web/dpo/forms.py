@@ -14,6 +14,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.services.rights.deadlines import JURISDICTIONS
+from app.web.inputs import database_int
 
 
 class DenyForm(FlaskForm):
@@ -32,7 +33,7 @@ class ExtendForm(FlaskForm):
 
 
 class AssignForm(FlaskForm):
-    assignee = SelectField("Assign to", coerce=int)
+    assignee = SelectField("Assign to", coerce=database_int)
 
 
 class ApproveForm(FlaskForm):
@@ -55,8 +56,8 @@ class JurisdictionForm(FlaskForm):
 
 class BulkForm(FlaskForm):
     """The queue's selected rows: assign them, or approve the routine ones."""
-    ids = SelectMultipleField(coerce=int, choices=[], validate_choice=False)
-    assignee = SelectField("Assign selected to", coerce=int, choices=[], validate_choice=False)
+    ids = SelectMultipleField(coerce=database_int, choices=[], validate_choice=False)
+    assignee = SelectField("Assign selected to", coerce=database_int, choices=[], validate_choice=False)
     action = SelectField(choices=["assign", "approve"])
 
 

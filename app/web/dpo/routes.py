@@ -27,6 +27,7 @@ from app.web.dpo.forms import (
     JurisdictionForm,
     NoteForm,
 )
+from app.web.inputs import int_arg
 from app.web.rendering import render_page_or_fragment
 
 
@@ -35,7 +36,7 @@ from app.web.rendering import render_page_or_fragment
 def audit_log():
     a = request.args
     events, next_before = search_events(action=a.get("action", "")[:64], actor=a.get("actor", "")[:254],
-                                        subject_id=a.get("subject", type=int), before=a.get("before", type=int))
+                                        subject_id=int_arg("subject"), before=int_arg("before"))
     return render_page_or_fragment("dpo/audit.html", "dpo/_audit_rows.html", events=events, next_before=next_before,
                                    actions=audit_actions(), filters=a)
 
@@ -52,7 +53,7 @@ STAFF = (Role.DPO, Role.ADMIN)  # admins see and act too; the audit log names wh
 def _filters() -> QueueFilters:
     a = request.args
     return QueueFilters(kind=a.get("kind") or None, status=a.get("status") or None,
-                        jurisdiction=a.get("jurisdiction") or None, assignee=a.get("assignee", type=int),
+                        jurisdiction=a.get("jurisdiction") or None, assignee=int_arg("assignee"),
                         due=a.get("due") if a.get("due") in ("overdue", "week") else None,
                         email=a.get("email", "")[:254])
 

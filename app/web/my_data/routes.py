@@ -14,6 +14,7 @@ from app.services.rights.personal_data import entry_by_slug, page_of_rows, slug_
 from app.services.rights.profiles import profile_of, rectify_profile
 from app.web.access import fresh_login, roles
 from app.web.my_data.forms import ProfileForm
+from app.web.inputs import int_arg
 from app.web.rendering import render_page_or_fragment
 
 bp = Blueprint("my_data", __name__, url_prefix="/my-data")
@@ -34,7 +35,7 @@ def overview():
 @roles(Role.SUBJECT)
 def category(slug):
     entry = entry_by_slug(slug)
-    rows, next_after = page_of_rows(entry, current_user, after=request.args.get("after", type=int))
+    rows, next_after = page_of_rows(entry, current_user, after=int_arg("after"))
     return render_page_or_fragment("my_data/category.html", "my_data/_rows.html", entry=entry, rows=rows,
                                    next_after=next_after, slug=slug)
 

@@ -15,6 +15,7 @@ from app.services.consent.receipts import consent_receipt
 from app.services.platform.errors import ServiceError
 from app.services.platform.links import external_url
 from app.web.access import public, roles
+from app.web.limits import link_holder
 from app.web.preferences.context import PreferenceContext
 from app.web.preferences.forms import FreshLinkForm
 
@@ -154,16 +155,20 @@ def link_page(token):
     return _by_link(token, _page)
 
 
+def _link_person(token: str) -> str:
+    return f"person:{person_for_token(token).id}"
+
+
 @bp.post("/p/<token>/purposes/<key>")
 @public
-@limiter.limit("60/minute")
+@limiter.limit("60/minute", key_func=link_holder(_link_person))
 def link_toggle(token, key):
     return _by_link(token, _toggle, key)
 
 
 @bp.post("/p/<token>/stop-marketing")
 @public
-@limiter.limit("20/minute")
+@limiter.limit("20/minute", key_func=link_holder(_link_person))
 def link_stop_marketing(token):
     return _by_link(token, _stop_marketing)
 

@@ -13,6 +13,7 @@ from app.services.rights import objections, restrictions
 from app.services.rights import requests as privacy_requests
 from app.web.access import fresh_login, public, roles
 from app.web.auth.forms import EmptyForm
+from app.web.limits import link_holder
 from app.web.privacy_requests.forms import NewRequestForm
 
 bp = Blueprint("privacy_requests", __name__, url_prefix="/requests")
@@ -41,7 +42,7 @@ def index():
 @bp.post("/")
 @roles(Role.SUBJECT)
 @fresh_login
-@limiter.limit("10/hour")
+@limiter.limit("10/hour")  # per person (app.extensions.person_or_address)
 def file():
     form = _form()
     if not form.validate_on_submit():
@@ -73,9 +74,13 @@ def cancel(request_id):
     return redirect(url_for("privacy_requests.index"), 303)
 
 
+def _requester(token: str) -> str:
+    return f"person:{privacy_requests.request_for_token(token).user_id}"
+
+
 @bp.route("/confirm/<token>", methods=["GET", "POST"])
 @public  # the signed link is the proof; it only confirms, never reveals data
-@limiter.limit("20/minute", methods=["POST"])
+@limiter.limit("20/minute", methods=["POST"], key_func=link_holder(_requester))
 def confirm(token):
     form = EmptyForm()
     try:

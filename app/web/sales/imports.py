@@ -11,6 +11,7 @@ from app.services.newsletters import catalogue, subscriber_import
 from app.services.platform.errors import ServiceError
 from app.web.access import roles
 from app.web.auth.forms import EmptyForm
+from app.web.inputs import accepts_files
 from app.web.rendering import render_page_or_fragment
 from app.web.sales.import_forms import NO_COLUMN, ImportMappingForm, ImportUploadForm
 from app.web.sales.routes import bp
@@ -20,6 +21,7 @@ NOT_STARTED = (ImportStatus.UPLOADED.value, ImportStatus.PLANNED.value)
 
 @bp.route("/newsletters/<int:newsletter_id>/import", methods=["GET", "POST"])
 @roles(Role.SALES_OPS)
+@accepts_files("file")
 def import_upload(newsletter_id):
     newsletter = catalogue.get_newsletter(newsletter_id)
     form = ImportUploadForm()

@@ -12,6 +12,7 @@ from app.services.platform.errors import ServiceError
 from app.services.platform.links import external_url
 from app.web.access import roles
 from app.web.auth.forms import EmptyForm
+from app.web.inputs import int_arg
 from app.web.rendering import render_page_or_fragment
 from app.web.sales.forms import AddSubscriberForm, NewsletterForm
 
@@ -88,7 +89,7 @@ def newsletter_detail(newsletter_id):
     newsletter = catalogue.get_newsletter(newsletter_id)
     status = request.args.get("status") if request.args.get("status") in STATUSES else "subscribed"
     search = request.args.get("q", "")[:254]
-    rows, after = catalogue.subscribers(newsletter, status, search, request.args.get("after", type=int))
+    rows, after = catalogue.subscribers(newsletter, status, search, int_arg("after"))
     return render_page_or_fragment("sales/newsletters/detail.html", "sales/newsletters/_subscriber_rows.html",
                                    newsletter=newsletter, counts=catalogue.counts(newsletter), rows=rows,
                                    next_after=after, status=status, search=search, statuses=STATUSES,

@@ -13,6 +13,7 @@ from app.models import Role
 from app.services.consent import suppression
 from app.services.platform.errors import ServiceError
 from app.web.access import roles
+from app.web.inputs import accepts_files
 from app.web.sales.routes import bp
 
 
@@ -38,6 +39,7 @@ def suppression_list():
 
 @bp.post("/suppression/add")
 @roles(Role.SALES_OPS)
+@accepts_files("add-file")
 def suppression_add():
     add = AddForm(prefix="add")
     if add.validate_on_submit():
