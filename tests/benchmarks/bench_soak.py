@@ -70,7 +70,6 @@ from app import create_app
 from app.db import database, upgrade
 from app.models import (
     CallLog,
-    ConsentEvent,
     ConsentState,
     DataExport,
     IssueDelivery,
@@ -84,7 +83,6 @@ from app.models import (
     User,
 )
 from app.models.base import utcnow
-from app.models.consent import ConsentSource
 from app.models.retention import RetentionRun, ScheduledRun
 from app.services.accounts.passwords import hash_password
 from app.services.consent.purposes import ensure_catalogue
@@ -92,6 +90,7 @@ from app.services.newsletters import catalogue, unsubscribes
 from app.services.rights import requests as privacy_requests
 from tests.benchmarks.bench_dpo import bulk_insert, stamp
 from tests.benchmarks.bench_toggle import ROOT, serve, stop
+from tests.benchmarks.bench_unsubscribe import grant_in_bulk
 from tests.benchmarks.soak_clients import Dpo, Exchange, Exporter, Log, Requester, Sales, Toggler, Unsubscriber
 from tests.benchmarks.summary import ms, record
 from tests.support.smtp import SmtpServer
@@ -156,19 +155,7 @@ def add_rows(people: list[int], per_person: int, days_old: int) -> None:
 
 
 def subscribe(people: list[int], purpose) -> None:
-    now = utcnow()
-    events = [{"user": uid, "purpose": purpose.id, "granted": True, "notice_version": purpose.notice_version,
-               "occurred_at": now, "source": ConsentSource.EMAIL_LINK.value, "actor": uid, "actor_label": "soak",
-               "ip": None, "user_agent": ""} for uid in people]
-    with database.atomic():
-        for start in range(0, len(events), 1000):
-            ConsentEvent.insert_many(events[start:start + 1000]).execute()
-        ConsentState.insert_from(
-            ConsentEvent.select(ConsentEvent.user, ConsentEvent.purpose, ConsentEvent.granted,
-                                ConsentEvent.notice_version, ConsentEvent.source, ConsentEvent.occurred_at,
-                                ConsentEvent.id).where(ConsentEvent.purpose == purpose.id),
-            fields=[ConsentState.user, ConsentState.purpose, ConsentState.granted, ConsentState.notice_version,
-                    ConsentState.source, ConsentState.updated_at, ConsentState.last_event]).execute()
+    grant_in_bulk(people, purpose, ["soak"] * len(people))
 
 
 def open_requests(n: int) -> None:

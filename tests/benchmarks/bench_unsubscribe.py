@@ -79,20 +79,7 @@ def seed_subscribers(url: str, tmp: Path):
         ids = [uid for (uid,) in User.select(User.id).where(User.email.startswith("subscriber"))
                .order_by(User.id).tuples()]
         assert len(ids) == len(rows)
-        now = utcnow()
-        events = [{"user": uid, "purpose": purpose.id, "granted": True, "notice_version": purpose.notice_version,
-                   "occurred_at": now, "source": ConsentSource.EMAIL_LINK.value, "actor": uid,
-                   "actor_label": f"subscriber{n}@example.com", "ip": None, "user_agent": ""}
-                  for n, uid in enumerate(ids)]
-        with database.atomic():
-            for start in range(0, len(events), 500):
-                ConsentEvent.insert_many(events[start:start + 500]).execute()
-            ConsentState.insert_from(
-                ConsentEvent.select(ConsentEvent.user, ConsentEvent.purpose, ConsentEvent.granted,
-                                    ConsentEvent.notice_version, ConsentEvent.source, ConsentEvent.occurred_at,
-                                    ConsentEvent.id).where(ConsentEvent.purpose == purpose.id),
-                fields=[ConsentState.user, ConsentState.purpose, ConsentState.granted, ConsentState.notice_version,
-                        ConsentState.source, ConsentState.updated_at, ConsentState.last_event]).execute()
+        grant_in_bulk(ids, purpose, [f"subscriber{n}@example.com" for n in range(len(ids))])
         database.execute_sql("ANALYZE")  # a real database of this size has planner statistics
         assert catalogue.counts(newsletter).subscribed == len(ids)
         people = [User(id=uid) for uid in ids]
@@ -193,3 +180,22 @@ def test_one_click_unsubscribe_throughput_against_a_bare_endpoint(tmp_path, post
         assert r.per_second / bare.per_second >= TARGET_RATIO, \
             f"{name}: {r.per_second:.0f} req/s is {r.per_second / bare.per_second:.0%} of bare"
         assert r.percentile(0.99) <= TARGET_P99, f"{name}: p99 {r.percentile(0.99) * 1000:.1f} ms"
+
+
+def grant_in_bulk(user_ids: list[int], purpose, labels: list[str] | None = None) -> None:
+    """Each person granted `purpose` as if they had confirmed by email link: their ledger
+    events and the states derived from them, inserted in bulk."""
+    now = utcnow()
+    events = [{"user": uid, "purpose": purpose.id, "granted": True, "notice_version": purpose.notice_version,
+               "occurred_at": now, "source": ConsentSource.EMAIL_LINK.value, "actor": uid,
+               "actor_label": labels[n] if labels else "bench", "ip": None, "user_agent": ""}
+              for n, uid in enumerate(user_ids)]
+    with database.atomic():
+        for start in range(0, len(events), 500):
+            ConsentEvent.insert_many(events[start:start + 500]).execute()
+        ConsentState.insert_from(
+            ConsentEvent.select(ConsentEvent.user, ConsentEvent.purpose, ConsentEvent.granted,
+                                ConsentEvent.notice_version, ConsentEvent.source, ConsentEvent.occurred_at,
+                                ConsentEvent.id).where(ConsentEvent.purpose == purpose.id),
+            fields=[ConsentState.user, ConsentState.purpose, ConsentState.granted, ConsentState.notice_version,
+                    ConsentState.source, ConsentState.updated_at, ConsentState.last_event]).execute()
