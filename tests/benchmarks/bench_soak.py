@@ -50,7 +50,6 @@ Every figure is a row of the bench summary, recorded before anything is asserted
 SOAK_KILL_EVERY (60 s) changes the kill period."""
 from __future__ import annotations
 
-import csv
 import math
 import os
 import signal
@@ -89,6 +88,7 @@ from app.services.consent.purposes import ensure_catalogue
 from app.services.newsletters import catalogue, unsubscribes
 from app.services.rights import requests as privacy_requests
 from tests.benchmarks.bench_dpo import bulk_insert, stamp
+from tests.benchmarks.bench_import import write_file
 from tests.benchmarks.bench_toggle import ROOT, serve, stop
 from tests.benchmarks.bench_unsubscribe import grant_in_bulk
 from tests.benchmarks.soak_clients import Dpo, Exchange, Exporter, Log, Requester, Sales, Toggler, Unsubscriber
@@ -175,15 +175,6 @@ def open_requests(n: int) -> None:
             privacy_requests.file_request(person, kinds[i % 2], "Please check what you hold.", str, notify=False)
 
 
-def write_csv(path: Path, rows: int) -> None:
-    with open(path, "w", encoding="utf-8", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["email", "consent_evidence", "name"])
-        for i in range(rows):
-            writer.writerow([f"imported{i}@import.example.net", "Signed up at the spring fair, 3 May 2025",
-                             f"Imported {i}"])
-
-
 def seed(app, tmp: Path) -> Cast:
     hashed = hash_password(PASSWORD)  # argon2 is slow on purpose: once, for everyone
     with app.app_context(), database.connection_context():
@@ -207,7 +198,7 @@ def seed(app, tmp: Path) -> Cast:
         imports_into = catalogue.create_newsletter("Fair sign-ups", "People who signed up at the spring fair.",
                                                    "fair", False, sales)
         database.execute_sql("ANALYZE")
-    write_csv(tmp / "fair-sign-ups.csv", IMPORT_ROWS)
+    write_file(tmp / "fair-sign-ups.csv", IMPORT_ROWS, "soak")
     return Cast(togglers[:TOGGLERS], togglers[TOGGLERS], tokens, exporters, requesters, subscribers, newsletter.id,
                 imports_into.id, tmp / "fair-sign-ups.csv")
 

@@ -8,6 +8,7 @@ import http.client
 import re
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import cycle
 from typing import Callable, Iterator
@@ -227,21 +228,33 @@ class Unsubscriber(Person):
         self.browser.close()
 
 
-class Exporter(Person):
-    """People, one after another, asking for their data export, watching it being built
-    (the page polls every second) and downloading it."""
-    pace = 10.0
-    WAIT = 90.0  # then the person gives up watching; the checks afterwards still expect it
+class OneAfterAnother(Person):
+    """People taken one after another, each signing in with a fresh browser for one act."""
 
     def __init__(self, *args, people: Iterator[tuple[int, str]], password: str):
         super().__init__(*args)
         self.people, self.password = people, password
 
-    def act(self) -> None:
+    @contextmanager
+    def next_person(self):
+        """(person id, email, a browser signed in as them), closed afterwards."""
         person, email = next(self.people)
         browser = Browser(self.port, self.log, self.name)
         try:
             browser.sign_in(email, self.password)
+            yield person, email, browser
+        finally:
+            browser.close()
+
+
+class Exporter(OneAfterAnother):
+    """People, one after another, asking for their data export, watching it being built
+    (the page polls every second) and downloading it."""
+    pace = 10.0
+    WAIT = 90.0  # then the person gives up watching; the checks afterwards still expect it
+
+    def act(self) -> None:
+        with self.next_person() as (person, email, browser):
             csrf = browser.form_token("/my-data/", "GET /my-data/")
             browser.send("POST", "/my-data/export", {"csrf_token": csrf}, what="POST /my-data/export", htmx=True)
             self.log.exports_asked.append(person)
@@ -251,8 +264,6 @@ class Exporter(Person):
                 if not archive.body.startswith(b"PK"):
                     raise Unexpected("the download is not a ZIP archive")
                 self.log.exports_downloaded += 1
-        finally:
-            browser.close()
 
     def _watch(self, browser: Browser) -> str | None:
         deadline = time.monotonic() + self.WAIT
@@ -265,20 +276,13 @@ class Exporter(Person):
         return None
 
 
-class Requester(Person):
+class Requester(OneAfterAnother):
     """People, one after another, filing a restriction or a correction request."""
     pace = 20.0
     KINDS = cycle(("restriction", "rectification"))
 
-    def __init__(self, *args, people: Iterator[tuple[int, str]], password: str):
-        super().__init__(*args)
-        self.people, self.password = people, password
-
     def act(self) -> None:
-        person, email = next(self.people)
-        browser = Browser(self.port, self.log, self.name)
-        try:
-            browser.sign_in(email, self.password)
+        with self.next_person() as (person, email, browser):
             kind = next(self.KINDS)
             csrf = browser.form_token(f"/requests/?kind={kind}", "GET /requests/")
             browser.send("POST", "/requests/", {"csrf_token": csrf, "kind": kind,
@@ -286,8 +290,6 @@ class Requester(Person):
                          what="POST /requests/", expect=(303,))
             filed = PrivacyRequest.select(PrivacyRequest.id).where(PrivacyRequest.user == person).scalar()
             self.log.filed[filed] = email
-        finally:
-            browser.close()
 
 
 class Dpo(Person):
