@@ -113,7 +113,7 @@ STUCK_AFTER = timedelta(seconds=60)  # the issue's bound for recognising a dead 
 PASSWORD = "soak password"
 TOTP_SECRET = "KRSXG5CUN5KWCY3UN5SGS43QMFRGK2LT"
 FLASK = [sys.executable, "-m", "flask", "--app", "wsgi"]
-LABEL = f"Soak {SECONDS / 60:g} min"
+LABEL = f"Soak {SECONDS // 60:g} min" if SECONDS % 60 == 0 else f"Soak {SECONDS:g} s"
 
 
 @dataclass
