@@ -172,13 +172,17 @@ def _is_silent(job: Job) -> bool:
 def claim_next(skip_kinds=()) -> Job | None:
     """Claim the oldest job ready to run (none of `skip_kinds`) for this thread's connection."""
     now = utcnow()
-    for job in _candidates(skip_kinds):
+    # Read in full first, and write in a transaction of its own: on SQLite a write made
+    # while this connection's read is still open, after another writer committed, fails
+    # at once ("database is locked"); a transaction takes the write lock up front.
+    for job in list(_candidates(skip_kinds)):
         if job.status == JobStatus.FAILED.value and job.finished_at > now - RETRY_BACKOFF * job.attempts:
             continue  # not yet: back off longer after each attempt
         if is_postgres() and not _lock(job):
             continue  # another scheduler is running it
         try:
-            claimed = _take(job)
+            with database.atomic():
+                claimed = _take(job)
         except BaseException:
             if is_postgres():
                 _unlock(job.id)
